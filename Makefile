@@ -1,0 +1,49 @@
+# pmu-warehouse: `make demo` runs the whole pipeline from nothing; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format ui bench dbt-parse db-stop clean
+
+# The venv is (re)built when missing or when the dependencies change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/pmu demo
+
+# The dbt manifest is what Dagster loads: parse it here so a clean clone has one.
+dbt-parse: install
+	cd dbt_project && PMU_PGHOST=$${PMU_PGHOST:-/nonexistent} ../$(BIN)/dbt parse --profiles-dir . --quiet
+
+test: install dbt-parse
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models --dialect postgres
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+ui: install
+	$(BIN)/pmu ui
+
+bench: install
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+db-stop: install
+	$(BIN)/pmu db stop
+
+clean:
+	-$(BIN)/pmu db stop
+	rm -rf $(VENV) .pmu dbt_project/target dbt_project/logs

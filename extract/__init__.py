@@ -1,0 +1,1 @@
+"""Thin extractors: fetch PMU turfinfo bodies and land them untouched into raw jsonb tables."""

@@ -1,0 +1,47 @@
+-- Raw landing tables: one per endpoint, append-only. `body` is the untouched response as jsonb;
+-- where/when it came from sits beside it. A body equal (sha256) to the latest one landed for the
+-- same key (endpoint, race_date, meeting_num, race_num) is not stored again, so every row is a
+-- distinct snapshot. No index on the jsonb column (bulk COPY speed); a btree on the key serves
+-- dedupe and dbt's incremental windows.
+create schema if not exists raw;
+
+create table if not exists raw.pmu_programme (
+    raw_id bigint generated always as identity primary key,
+    race_date date not null,
+    meeting_num integer,            -- always null: a programme covers the whole day
+    race_num integer,
+    client smallint not null,
+    url text not null,
+    http_status smallint not null,
+    fetched_at timestamptz not null,     -- our clock when the response arrived
+    served_at timestamptz,               -- the response's HTTP Date: when the body was true
+    body_sha256 char(64) not null,
+    extractor_version text not null,
+    body jsonb not null
+);
+
+create table if not exists raw.pmu_participants (like raw.pmu_programme including all);
+create table if not exists raw.pmu_performances (like raw.pmu_programme including all);
+create table if not exists raw.pmu_rapports (like raw.pmu_programme including all);
+
+create index if not exists pmu_programme_key on raw.pmu_programme (race_date, meeting_num, race_num, raw_id);
+create index if not exists pmu_participants_key on raw.pmu_participants (race_date, meeting_num, race_num, raw_id);
+create index if not exists pmu_performances_key on raw.pmu_performances (race_date, meeting_num, race_num, raw_id);
+create index if not exists pmu_rapports_key on raw.pmu_rapports (race_date, meeting_num, race_num, raw_id);
+
+-- Bodies that could not be landed as jsonb (not JSON, truncated, \u0000 ...): kept byte for byte.
+create table if not exists raw.rejected_bodies (
+    rejected_id bigint generated always as identity primary key,
+    endpoint text not null,
+    race_date date not null,
+    meeting_num integer,
+    race_num integer,
+    client smallint not null,
+    url text not null,
+    http_status smallint,
+    fetched_at timestamptz not null,
+    served_at timestamptz,
+    reason text not null,
+    body_sha256 char(64),
+    body_bytes bytea
+);

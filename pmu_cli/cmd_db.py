@@ -1,0 +1,58 @@
+"""`pmu db url|env|psql|start|stop`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from pmu_core import db
+from pmu_core.settings import load_settings
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("db", help="the warehouse database")
+    actions = parser.add_subparsers(dest="db_action", required=True)
+    actions.add_parser("url", help="print the database URL (starts the embedded server if needed)") \
+        .set_defaults(func=_url)
+    actions.add_parser("env", help="print shell exports for dbt: eval \"$(pmu db env)\"") \
+        .set_defaults(func=_env)
+    actions.add_parser("psql", help="open psql on the warehouse").set_defaults(func=_psql)
+    actions.add_parser("start", help="start the database and create the schemas").set_defaults(func=_start)
+    actions.add_parser("stop", help="stop the embedded server").set_defaults(func=_stop)
+
+
+def _url(args) -> int:
+    print(db.database_url())
+    return 0
+
+
+def _env(args) -> int:
+    url = db.ensure_database()
+    for key, value in db.dbt_env(url).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _psql(args) -> int:
+    url = db.ensure_database()
+    psql = db.psql_path()
+    if not psql.exists():
+        print(f"psql not found; connect with: psql '{url}'")
+        return 1
+    os.execv(str(psql), [str(psql), url])
+    return 0  # not reached
+
+
+def _start(args) -> int:
+    url = db.ensure_database()
+    print(f"database ready: {url} (schemas: {', '.join(db.SCHEMAS)})")
+    return 0
+
+
+def _stop(args) -> int:
+    settings = load_settings()
+    if settings.database_url:
+        print("PMU_DATABASE_URL is set: that server is not ours to stop")
+        return 0
+    print("stopped" if db.stop_embedded(settings) else "not running")
+    return 0

@@ -1,0 +1,1 @@
+"""Shared plumbing of pmu-warehouse: settings, the database, the replay server."""

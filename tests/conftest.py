@@ -1,0 +1,84 @@
+"""Fixtures shared by the test-suite: a real PostgreSQL (embedded, or PMU_DATABASE_URL), a fresh
+database per test, the real recorded PMU data, and replay servers over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pmu_core import db
+from pmu_core.replay_server import FaultPlan, ReplayServerThread
+from pmu_core.settings import Settings, shared_pmu_dir
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def shared_pmu() -> Path:
+    """`../shared/pmu`: skip where absent, except under CI where its absence is a failure."""
+    path = shared_pmu_dir()
+    if not (path / "replay").is_dir():
+        message = f"real PMU recordings not found at {path} (set PMU_SHARED_DIR)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pmu_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pmu_home")
+
+
+@pytest.fixture(scope="session")
+def server_url(pmu_home) -> str:
+    """URL of a maintenance database on the test server: PMU_DATABASE_URL when given, else an
+    embedded server started for this session in a temporary PMU_HOME and stopped at the end."""
+    given = os.environ.get("PMU_DATABASE_URL")
+    if given:
+        yield given
+        return
+    settings = Settings(home=pmu_home, database_url=None, api_base_url="http://127.0.0.1:9")
+    url = db.database_url(settings)
+    yield url
+    db.stop_embedded(settings)
+
+
+@pytest.fixture
+def db_url(server_url, pmu_home, monkeypatch, tmp_path) -> str:
+    """A fresh, empty database with the project's schemas, exported as PMU_DATABASE_URL so that
+    in-process code, `pmu` subprocesses and dbt all use it. Dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')  # generated name, not input
+    url = db.url_for_database(server_url, name)
+    db.ensure_schemas(url)
+    monkeypatch.setenv("PMU_DATABASE_URL", url)
+    monkeypatch.setenv("PMU_HOME", str(tmp_path / "pmu_home"))
+    for key, value in db.dbt_env(url).items():
+        monkeypatch.setenv(key, value)
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+@pytest.fixture
+def replay_server():
+    """Factory: `replay_server(root, faults=FaultPlan(...))` -> base URL of a running server."""
+    running: list[ReplayServerThread] = []
+
+    def start(root: Path, faults: FaultPlan | None = None) -> str:
+        server = ReplayServerThread(root, faults=faults).__enter__()
+        running.append(server)
+        return server.base_url
+
+    yield start
+    for server in running:
+        server.__exit__(None, None, None)
