@@ -45,3 +45,45 @@ create table if not exists raw.rejected_bodies (
     body_sha256 char(64),
     body_bytes bytea
 );
+
+-- Every fetch's final outcome (after retries), bodies or not: what a summary counts and how a
+-- rerun knows what happened. outcome: new | unchanged | not_published | rejected | failed.
+create table if not exists raw.fetch_log (
+    fetch_id bigint generated always as identity primary key,
+    run_id uuid not null,
+    endpoint text not null,
+    race_date date not null,
+    meeting_num integer,
+    race_num integer,
+    client smallint not null,
+    url text not null,
+    outcome text not null,
+    http_status smallint,
+    attempts smallint not null,
+    reason text,
+    fetched_at timestamptz not null,
+    served_at timestamptz,
+    body_sha256 char(64),
+    body_bytes integer,
+    extractor_version text not null
+);
+
+create index if not exists fetch_log_day on raw.fetch_log (race_date, client);
+
+-- One row per full ingest of a day (all four endpoints). `is_final`: nothing about the day will
+-- change any more, so a resumed backfill skips it (see extract/ingest.py: day_is_final).
+create table if not exists raw.day_runs (
+    day_run_id bigint generated always as identity primary key,
+    run_id uuid not null,
+    race_date date not null,
+    client smallint not null,
+    finished_at timestamptz not null,
+    races integer not null,
+    failed integer not null,
+    is_complete boolean not null,
+    is_final boolean not null,
+    programme_served_at timestamptz,
+    extractor_version text not null
+);
+
+create index if not exists day_runs_day on raw.day_runs (race_date, client);

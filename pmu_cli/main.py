@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_db",
     "pmu_cli.cmd_replay",
     "pmu_cli.cmd_demo",
+    "pmu_cli.cmd_ingest",
 )
 
 

@@ -1,0 +1,283 @@
+"""Ingest PMU days: fetch the four endpoints in strict order (programme, then participants,
+performances-detaillees/pretty and rapports-definitifs of every race of that programme) and land
+the bodies untouched (extract/landing.py).
+
+Within an endpoint the races are fetched concurrently; between endpoints the order is strict. The
+race list comes from the latest programme: this run's, or the latest landed one when this run got
+none (204, failure, `only=[...]` without the programme).
+
+A body the database refuses as jsonb is recorded in raw.rejected_bodies and, when the fault looks
+like transport (a syntax error: truncated, garbled), fetched again, up to `max_attempts` rounds.
+
+Resumable backfills: after a full ingest of a day, raw.day_runs records whether the day is final
+(endpoints.day_is_final: no failure, and every race of the programme over, or the day served more
+than three days after its date). `backfill` skips final days, so a rerun after a crash or Ctrl-C
+fetches only what is missing or may still change; what it fetches again and finds unchanged is
+not stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+
+import psycopg2
+from tqdm import tqdm
+
+from extract import EXTRACTOR_VERSION
+from extract.client import ClientConfig, FetchResult, PmuClient
+from extract.endpoints import ENDPOINTS, Race, api_path, day_is_final, parse_only, races_in_programme
+from extract.landing import BodyKey, Lander, ensure_raw_tables
+from pmu_core import db
+
+__all__ = ["ENDPOINTS", "BackfillInterrupted", "BackfillReport", "DayReport", "backfill", "ensure_raw_tables",
+           "ingest_day"]
+
+
+@dataclass
+class DayReport:
+    day: date
+    days: int = 1
+    races: int = 0
+    requests: int = 0  # URLs fetched (each after its retries)
+    bodies_new: int = 0
+    bodies_unchanged: int = 0
+    not_published: int = 0
+    rejected: int = 0  # bodies refused as jsonb (kept in raw.rejected_bodies), retried or not
+    failed: list[dict] = field(default_factory=list)  # {url, reason}: nothing landed for that URL
+    bytes_landed: int = 0  # bytes of the new bodies stored
+    is_final: bool = False
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        return data
+
+
+@dataclass
+class BackfillReport:
+    start: date
+    end: date
+    days: int = 0  # days in the range
+    days_skipped: int = 0  # already landed and final
+    days_final: int = 0  # final after this run (skipped ones included)
+    races: int = 0
+    requests: int = 0
+    bodies_new: int = 0
+    bodies_unchanged: int = 0
+    not_published: int = 0
+    rejected: int = 0
+    failed: list[dict] = field(default_factory=list)
+    bytes_landed: int = 0
+
+    def add(self, day: DayReport) -> None:
+        for name in ("races", "requests", "bodies_new", "bodies_unchanged", "not_published", "rejected",
+                     "bytes_landed"):
+            setattr(self, name, getattr(self, name) + getattr(day, name))
+        self.failed.extend(day.failed)
+        self.days_final += day.is_final
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+
+class BackfillInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a backfill; `report` says what was done. Every finished batch is committed."""
+
+    def __init__(self, report: BackfillReport) -> None:
+        super().__init__("backfill interrupted")
+        self.report = report
+
+
+class Progress:
+    """tqdm on stderr: URLs done, MB received, errors (failed fetches and rejected bodies)."""
+
+    def __init__(self, enabled: bool, desc: str = "") -> None:
+        self.bar = tqdm(total=None, unit="req", desc=desc, file=sys.stderr, disable=not enabled,
+                        mininterval=0.25, dynamic_ncols=True)
+        self.bytes = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, result: FetchResult) -> None:
+        with self._lock:
+            self.bytes += len(result.body or b"")
+            self.errors += result.status == "failed"
+            self.bar.update(1)
+            self._postfix()
+
+    def add_errors(self, count: int) -> None:
+        if count:
+            with self._lock:
+                self.errors += count
+                self._postfix()
+
+    def _postfix(self) -> None:
+        self.bar.set_postfix_str(f"{self.bytes / 1e6:.1f} MB, {self.errors} errors", refresh=False)
+
+    def describe(self, text: str) -> None:
+        self.bar.set_description_str(text, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _fetch_and_land(client: PmuClient, lander: Lander, items: list[tuple[str, BodyKey]], report: DayReport,
+                    progress: Progress | None) -> dict[BodyKey, tuple[str, FetchResult]]:
+    """Fetch and land one endpoint's URLs; rejected bodies whose fault looks like transport are
+    fetched again (bounded rounds; a body rejected twice with the same bytes is not asked again).
+    Returns each key's final (outcome, result)."""
+    final: dict[BodyKey, tuple[str, FetchResult]] = {}
+    last_reject: dict[BodyKey, str] = {}
+    pending = items
+    for round_num in range(1, client.config.max_attempts + 1):
+        results = client.fetch_many(pending)
+        batch = lander.land(results)
+        report.requests += len(results)
+        report.bodies_new += batch.count("new")
+        report.bodies_unchanged += batch.count("unchanged")
+        report.not_published += batch.count("not_published")
+        report.rejected += len(batch.rejections)
+        report.bytes_landed += batch.bytes_new
+        if progress is not None:
+            progress.add_errors(len(batch.rejections))
+        retry = []
+        for idx, (result, outcome) in enumerate(zip(results, batch.outcomes, strict=True)):
+            key = result.tag
+            final[key] = (outcome, result)
+            rejection = batch.rejections.get(idx)
+            if (rejection is not None and rejection.retryable and round_num < client.config.max_attempts
+                    and last_reject.get(key) != rejection.sha256):
+                last_reject[key] = rejection.sha256
+                retry.append(pending[idx])
+        if not retry:
+            break
+        pending = retry
+    for outcome, result in final.values():
+        if outcome == "failed":
+            report.failed.append({"url": result.url, "reason": result.reason or "failed"})
+        elif outcome == "rejected":
+            report.failed.append({"url": result.url, "reason": "body rejected, see raw.rejected_bodies"})
+    return final
+
+
+def _latest_landed_programme(lander: Lander, day: date) -> tuple[dict, datetime | None] | None:
+    with lander.conn, lander.conn.cursor() as cur:
+        cur.execute("select body::text, served_at from raw.pmu_programme where race_date = %s "
+                    "order by raw_id desc limit 1", (day,))
+        row = cur.fetchone()
+    return (json.loads(row[0]), row[1]) if row else None
+
+
+def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: datetime | None) -> None:
+    with lander.conn, lander.conn.cursor() as cur:
+        cur.execute("""
+            insert into raw.day_runs (run_id, race_date, client, finished_at, races, failed, is_complete,
+                                      is_final, programme_served_at, extractor_version)
+            values (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s)
+        """, (str(lander.run_id), day, lander.client, report.races, len(report.failed), not report.failed,
+              report.is_final, served_at, EXTRACTOR_VERSION))
+
+
+def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: Lander,
+                progress: Progress | None) -> DayReport:
+    report = DayReport(day=day)
+    programme: dict | None = None
+    served_at: datetime | None = None
+    if progress is not None:
+        progress.describe(day.isoformat())
+    if "programme" in endpoints:
+        key = BodyKey("programme", day, None, None)
+        outcome, result = _fetch_and_land(client, lander, [(api_path("programme", day), key)], report,
+                                          progress)[key]
+        served_at = result.served_at
+        if outcome in ("new", "unchanged"):
+            programme = json.loads(result.body)
+    if programme is None:
+        latest = _latest_landed_programme(lander, day)
+        if latest is not None:
+            programme, landed_served_at = latest
+            served_at = served_at or landed_served_at
+        elif "programme" not in endpoints:
+            report.failed.append({"url": client.config.url(api_path("programme", day)),
+                                  "reason": f"no programme landed for {day}: ingest the programme first"})
+    races: list[Race] | None = None
+    if programme is not None:
+        try:
+            races = races_in_programme(programme)
+        except ValueError as exc:
+            report.failed.append({"url": client.config.url(api_path("programme", day)), "reason": str(exc)})
+    report.races = len(races or [])
+    for endpoint in endpoints:
+        if endpoint == "programme" or not races:
+            continue
+        items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
+                 for r in races]
+        _fetch_and_land(client, lander, items, report, progress)
+    if tuple(endpoints) == ENDPOINTS:
+        report.is_final = day_is_final(day, races, served_at, complete=not report.failed)
+        _record_day_run(lander, day, report, served_at)
+    return report
+
+
+def _resolve_db(db_url: str | None) -> str:
+    url = db_url or db.ensure_database()
+    ensure_raw_tables(url)
+    return url
+
+
+def ingest_day(day: date, *, config: ClientConfig, db_url: str | None = None,
+               only: Sequence[str] | None = None, progress: bool = False) -> DayReport:
+    """Fetch and land one day (all endpoints, or `only` those, still in their strict order)."""
+    endpoints = parse_only(list(only) if only else None)
+    url = _resolve_db(db_url)
+    bar = Progress(progress, day.isoformat())
+    try:
+        with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
+            return _ingest_day(day, endpoints, client, lander, bar)
+    finally:
+        bar.close()
+
+
+def final_days(db_url: str, start: date, end: date, client: int) -> set[date]:
+    """Days of [start, end] that a previous run landed completely and found final."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select distinct race_date from raw.day_runs "
+                        "where client = %s and is_final and race_date between %s and %s",
+                        (client, start, end))
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None = None,
+             progress: bool = True) -> BackfillReport:
+    """Ingest every day of [start, end] (end inclusive), skipping days already landed and final."""
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    url = _resolve_db(db_url)
+    report = BackfillReport(start=start, end=end, days=(end - start).days + 1)
+    done = final_days(url, start, end, config.client)
+    bar = Progress(progress, "backfill")
+    try:
+        with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
+            for offset in range(report.days):
+                day = start + timedelta(days=offset)
+                if day in done:
+                    report.days_skipped += 1
+                    report.days_final += 1
+                    continue
+                report.add(_ingest_day(day, ENDPOINTS, client, lander, bar))
+    except KeyboardInterrupt as exc:
+        raise BackfillInterrupted(report) from exc
+    finally:
+        bar.close()
+    return report

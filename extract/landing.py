@@ -1,0 +1,307 @@
+"""Landing of fetched bodies into the raw tables: one transaction per batch, bulk `COPY` (CSV),
+no row-by-row inserts.
+
+A batch's bodies are copied into a temporary table, then one INSERT ... SELECT per batch stores
+those whose sha256 differs from the latest row landed for their key (date, meeting, race): a
+re-run adds nothing, a changed body (odds moved, results out) becomes a new snapshot. An advisory
+lock per day makes that compare-and-insert safe when two processes land the same day.
+
+Bodies PostgreSQL cannot store as jsonb (not JSON, truncated, `\\u0000`, not UTF-8 ...) go to
+raw.rejected_bodies with the reason and their original bytes. Every fetch outcome, body or not,
+goes to raw.fetch_log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+
+from extract import EXTRACTOR_VERSION
+from extract.client import FetchResult
+from extract.endpoints import RAW_TABLES
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+ADVISORY_LOCK_CLASS = 0x504D55  # "PMU": first key of pg_advisory_xact_lock(int, int); the day is the second
+# SQLSTATE of JSON syntax errors: a cut or garbled transfer, worth fetching again. Others (22P05
+# \u0000, bad escapes) are in the body itself and would come back identical.
+RETRYABLE_SQLSTATES = frozenset({"22P02"})
+
+OUTCOMES = ("new", "unchanged", "not_published", "rejected", "failed")
+
+
+class BodyKey(NamedTuple):
+    endpoint: str
+    race_date: date
+    meeting_num: int | None
+    race_num: int | None
+
+
+@dataclass
+class Rejection:
+    reason: str
+    retryable: bool
+    sha256: str
+
+
+@dataclass
+class BatchOutcome:
+    """Per fetch result (same order as given): its outcome; plus the rejections by index."""
+
+    outcomes: list[str]
+    rejections: dict[int, Rejection] = field(default_factory=dict)
+    bytes_new: int = 0
+
+    def count(self, outcome: str) -> int:
+        return self.outcomes.count(outcome)
+
+
+# ---- small pure functions -------------------------------------------------------------------
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def precheck_body(body: bytes) -> tuple[str, bool] | None:
+    """What makes a body unstorable before PostgreSQL even sees it, as (reason, retryable); None
+    when it may go on. JSON validity itself is left to PostgreSQL's jsonb parser, the judge that
+    counts (and the one that is fast)."""
+    if not body:
+        return "empty body", True
+    if b"\x00" in body:
+        return "NUL byte in body: not storable as text", False
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"not UTF-8: {exc}", False
+    return None
+
+
+def csv_field(value) -> bytes:
+    """One field of a PostgreSQL CSV COPY line: NULL is an unquoted empty field; text is always
+    quoted (so an empty string stays a string), quotes doubled. Backslashes need nothing: that
+    is why CSV and not the text format."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return b'"' + value.replace(b'"', b'""') + b'"'
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int | float):
+        return str(value).encode()
+    if isinstance(value, datetime | date):
+        return value.isoformat().encode()
+    return b'"' + str(value).replace('"', '""').encode() + b'"'
+
+
+def csv_line(values: Sequence) -> bytes:
+    return b",".join(csv_field(v) for v in values) + b"\n"
+
+
+def bytea_hex(body: bytes) -> str:
+    """bytea input in hex form, for COPY."""
+    return "\\x" + body.hex()
+
+
+# ---- schema ----------------------------------------------------------------------------------
+
+def ensure_raw_tables(db_url: str) -> None:
+    """Apply extract/schema.sql (idempotent)."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select current_setting('server_version_num')::int")
+            if cur.fetchone()[0] < 160000:
+                raise RuntimeError("extract needs PostgreSQL 16 or later (pg_input_error_info)")
+            # concurrent `create table if not exists` can collide in the catalog: one at a time
+            cur.execute("select pg_advisory_xact_lock(%s, 0)", (ADVISORY_LOCK_CLASS,))
+            cur.execute(SCHEMA_SQL.read_text())
+    finally:
+        conn.close()
+
+
+# ---- the lander ------------------------------------------------------------------------------
+
+_LANDING_COLUMNS = ("idx", "race_date", "meeting_num", "race_num", "client", "url", "http_status",
+                    "fetched_at", "served_at", "body_sha256", "body")
+_LOG_COLUMNS = ("run_id", "endpoint", "race_date", "meeting_num", "race_num", "client", "url", "outcome",
+                "http_status", "attempts", "reason", "fetched_at", "served_at", "body_sha256", "body_bytes",
+                "extractor_version")
+_REJECT_COLUMNS = ("endpoint", "race_date", "meeting_num", "race_num", "client", "url", "http_status",
+                   "fetched_at", "served_at", "reason", "body_sha256", "body_bytes")
+
+_CREATE_LANDING = """
+create temporary table if not exists _landing (
+    idx integer not null,
+    race_date date not null,
+    meeting_num integer,
+    race_num integer,
+    client smallint not null,
+    url text not null,
+    http_status smallint not null,
+    fetched_at timestamptz not null,
+    served_at timestamptz,
+    body_sha256 char(64) not null,
+    body text not null
+) on commit delete rows
+"""
+
+_COPY_BUFFER = 1 << 20
+
+
+class Lander:
+    """Lands batches on one connection. `land(results)` with FetchResults tagged by BodyKey, all of
+    one endpoint."""
+
+    def __init__(self, db_url: str, client: int, run_id: uuid.UUID | None = None) -> None:
+        self.client = client
+        self.run_id = run_id or uuid.uuid4()
+        self.conn = psycopg2.connect(db_url)
+        self.conn.set_client_encoding("UTF8")
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(_CREATE_LANDING)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Lander:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def land(self, results: Sequence[FetchResult]) -> BatchOutcome:
+        keys: list[BodyKey] = [r.tag for r in results]
+        endpoints = {k.endpoint for k in keys}
+        if len(endpoints) > 1:
+            raise ValueError(f"a batch holds one endpoint, got {sorted(endpoints)}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("a batch holds each key once")
+        outcome = BatchOutcome(outcomes=[""] * len(results))
+        if not results:
+            return outcome
+        endpoint = keys[0].endpoint
+        table = sql.Identifier("raw", RAW_TABLES[endpoint])
+
+        landing = io.BytesIO()
+        shas: dict[int, str] = {}
+        for idx, result in enumerate(results):
+            if result.status != "ok":
+                outcome.outcomes[idx] = "not_published" if result.status == "not_published" else "failed"
+                continue
+            shas[idx] = sha256_hex(result.body)
+            problem = precheck_body(result.body)
+            if problem is not None:
+                outcome.rejections[idx] = Rejection(problem[0], problem[1], shas[idx])
+                outcome.outcomes[idx] = "rejected"
+                continue
+            key = keys[idx]
+            # the body goes in as its own bytes (csv_field of bytes): no decode/encode of megabytes
+            landing.write(csv_line((idx, key.race_date, key.meeting_num, key.race_num, self.client,
+                                    result.url, result.http_status, result.fetched_at, result.served_at,
+                                    shas[idx], result.body)))
+
+        with self.conn, self.conn.cursor() as cur:
+            for day in sorted({k.race_date for k in keys}):
+                cur.execute("select pg_advisory_xact_lock(%s, %s)", (ADVISORY_LOCK_CLASS, day.toordinal()))
+            landing.seek(0)
+            cur.copy_expert(sql.SQL("copy _landing ({}) from stdin with (format csv)").format(
+                sql.SQL(", ").join(map(sql.Identifier, _LANDING_COLUMNS))), landing, size=_COPY_BUFFER)
+            pending = [i for i in shas if i not in outcome.rejections]
+            new_urls = self._insert_new(cur, table, endpoint, outcome, results, shas, pending)
+            for idx in pending:
+                if outcome.outcomes[idx] == "":
+                    is_new = results[idx].url in new_urls
+                    outcome.outcomes[idx] = "new" if is_new else "unchanged"
+                    if is_new:
+                        outcome.bytes_new += len(results[idx].body)
+            self._copy_rejections(cur, endpoint, results, keys, outcome)
+            self._copy_log(cur, endpoint, results, keys, outcome, shas)
+        return outcome
+
+    def _insert_new(self, cur, table, endpoint, outcome, results, shas, pending) -> set[str]:
+        """The one INSERT ... SELECT of the batch; when some body is not valid jsonb, find which
+        (pg_input_error_info), mark them rejected, and insert the rest."""
+        insert = _insert_statement(table, endpoint)
+        cur.execute("savepoint fast_path")
+        try:
+            cur.execute(insert, {"version": EXTRACTOR_VERSION})
+            return {row[0] for row in cur.fetchall()}
+        except psycopg2.DataError:
+            cur.execute("rollback to savepoint fast_path")
+        cur.execute("""
+            select l.idx, e.sql_error_code, e.message, e.detail
+            from _landing as l cross join lateral pg_input_error_info(l.body, 'jsonb') as e
+            where e.message is not null
+        """)
+        bad = []
+        for idx, code, message, detail in cur.fetchall():
+            reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
+            outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
+            outcome.outcomes[idx] = "rejected"
+            bad.append(idx)
+        cur.execute("delete from _landing where idx = any(%s)", (bad,))
+        cur.execute(insert, {"version": EXTRACTOR_VERSION})
+        return {row[0] for row in cur.fetchall()}
+
+    def _copy_rejections(self, cur, endpoint, results, keys, outcome) -> None:
+        if not outcome.rejections:
+            return
+        buffer = io.BytesIO()
+        for idx, rejection in sorted(outcome.rejections.items()):
+            result, key = results[idx], keys[idx]
+            buffer.write(csv_line((endpoint, key.race_date, key.meeting_num, key.race_num, self.client,
+                                   result.url, result.http_status, result.fetched_at, result.served_at,
+                                   rejection.reason, rejection.sha256, bytea_hex(result.body))))
+        buffer.seek(0)
+        cur.copy_expert(sql.SQL("copy raw.rejected_bodies ({}) from stdin with (format csv)").format(
+            sql.SQL(", ").join(map(sql.Identifier, _REJECT_COLUMNS))), buffer, size=_COPY_BUFFER)
+
+    def _copy_log(self, cur, endpoint, results, keys, outcome, shas) -> None:
+        buffer = io.BytesIO()
+        for idx, result in enumerate(results):
+            key = keys[idx]
+            rejection = outcome.rejections.get(idx)
+            reason = rejection.reason if rejection else result.reason
+            buffer.write(csv_line((str(self.run_id), endpoint, key.race_date, key.meeting_num, key.race_num,
+                                   self.client, result.url, outcome.outcomes[idx], result.http_status,
+                                   result.attempts, reason, result.fetched_at, result.served_at,
+                                   shas.get(idx), len(result.body) if result.body is not None else None,
+                                   EXTRACTOR_VERSION)))
+        buffer.seek(0)
+        cur.copy_expert(sql.SQL("copy raw.fetch_log ({}) from stdin with (format csv)").format(
+            sql.SQL(", ").join(map(sql.Identifier, _LOG_COLUMNS))), buffer, size=_COPY_BUFFER)
+
+
+def _insert_statement(table: sql.Composable, endpoint: str) -> sql.Composed:
+    # The latest row of a key is found through the (race_date, meeting_num, race_num, raw_id) index;
+    # a programme's key has null meeting and race.
+    if endpoint == "programme":
+        same_key = sql.SQL("t.meeting_num is null and t.race_num is null")
+    else:
+        same_key = sql.SQL("t.meeting_num = l.meeting_num and t.race_num = l.race_num")
+    return sql.SQL("""
+        insert into {table} (race_date, meeting_num, race_num, client, url, http_status, fetched_at,
+                             served_at, body_sha256, extractor_version, body)
+        select l.race_date, l.meeting_num, l.race_num, l.client, l.url, l.http_status, l.fetched_at,
+               l.served_at, l.body_sha256, %(version)s, l.body::jsonb
+        from _landing as l
+        where l.body_sha256 is distinct from (
+            select t.body_sha256 from {table} as t
+            where t.race_date = l.race_date and {same_key}
+            order by t.raw_id desc
+            limit 1
+        )
+        order by l.idx
+        returning url
+    """).format(table=table, same_key=same_key)
