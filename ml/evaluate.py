@@ -1,0 +1,197 @@
+"""Walk-forward evaluation: train on the past, predict the following dates, repeat; then every
+figure of the issue on the held-out predictions, with plots beside a metrics.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml import metrics
+from ml.frames import closing_distribution, prepare
+from ml.groups import race_starts
+from ml.models import WinModel
+from ml.splits import walk_forward_splits
+
+
+def walk_forward_predict(
+    frame: pd.DataFrame,
+    model_factory: Callable[[], WinModel],
+    *,
+    min_train_days: int,
+    test_days: int,
+    max_train_days: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, list[dict], WinModel]:
+    """Held-out predictions for every date after the first `min_train_days`, each from a model
+    trained only on earlier dates. Returns (predictions, folds, the last fold's model)."""
+    df = prepare(frame)
+    parts, folds, model = [], [], None
+    for fold in walk_forward_splits(
+        df["race_date"].to_numpy(),
+        min_train_days=min_train_days,
+        test_days=test_days,
+        max_train_days=max_train_days,
+    ):
+        started = time.perf_counter()
+        model = model_factory().fit(df.iloc[fold.train_rows])
+        fit_seconds = time.perf_counter() - started
+        preds = model.predict(df.iloc[fold.test_rows])
+        parts.append(preds)
+        folds.append(
+            {
+                "train_start": str(fold.train_start),
+                "train_end": str(fold.train_end),
+                "test_start": str(fold.test_start),
+                "test_end": str(fold.test_end),
+                "train_races": model.training["races"],
+                "test_races": int(preds["race_id"].nunique()),
+                "fit_seconds": round(fit_seconds, 2),
+            }
+        )
+        if log:
+            log(
+                f"fold {fold.test_start}..{fold.test_end}: trained on {model.training['races']} races "
+                f"in {fit_seconds:.1f}s"
+            )
+    if not parts:
+        raise ValueError(f"not enough race dates for a walk-forward split (min_train_days={min_train_days})")
+    return pd.concat(parts, ignore_index=True), folds, model
+
+
+def evaluate_predictions(
+    preds: pd.DataFrame, *, min_edge: float = 0.05, n_boot: int = 1000, seed: int = 0
+) -> dict:
+    """All figures on held-out predictions (columns of WinModel.predict, plus optionally mkt_odds,
+    final_odds, p_truth). Comparisons with the market use the races the market priced."""
+    preds = preds.sort_values(["race_id", "num_pmu"], kind="stable").reset_index(drop=True)
+    priced = np.isfinite(preds["p_market"].to_numpy(dtype=float))
+    race_priced = pd.Series(priced).groupby(preds["race_id"].to_numpy()).transform("all").to_numpy()
+    all_races = int(preds["race_id"].nunique())
+    df = preds.loc[race_priced].reset_index(drop=True)
+    if df.empty:
+        raise ValueError("no held-out race has a market price: nothing to compare")
+    starts = race_starts(df["race_id"].to_numpy())
+    target, won = df["target"].to_numpy(), df["won"].to_numpy()
+    out: dict = {
+        "races": int(len(starts)),
+        "runners": int(len(df)),
+        "races_without_market": all_races - len(starts),
+        "dates": {"first": str(df["race_date"].min()), "last": str(df["race_date"].max())},
+    }
+    for label, col in (("model", "p_model"), ("market", "p_market"), ("combined", "p_combined")):
+        out[label] = metrics.summary(df[col].to_numpy(), target, won, starts)
+    closing = closing_distribution(df)
+    closing_races = (
+        pd.Series(np.isfinite(closing)).groupby(df["race_id"].to_numpy()).transform("all").to_numpy()
+    )
+    if closing_races.any():
+        sub = df.loc[closing_races].reset_index(drop=True)
+        sub_starts = race_starts(sub["race_id"].to_numpy())
+        out["closing_market"] = metrics.summary(
+            closing[closing_races], sub["target"].to_numpy(), sub["won"].to_numpy(), sub_starts
+        )
+        out["closing_market"]["races"] = int(len(sub_starts))
+        out["combined_on_closing_races"] = metrics.summary(
+            sub["p_combined"].to_numpy(), sub["target"].to_numpy(), sub["won"].to_numpy(), sub_starts
+        )
+    out["delta_r2_combined_vs_market"] = metrics.delta_r2_with_ci(
+        df["p_combined"].to_numpy(), df["p_market"].to_numpy(), target, starts, n_boot=n_boot, seed=seed
+    )
+    out["delta_r2_model_vs_market"] = metrics.delta_r2_with_ci(
+        df["p_model"].to_numpy(), df["p_market"].to_numpy(), target, starts, n_boot=n_boot, seed=seed
+    )
+    out["calibration_combined"] = metrics.calibration_table(df["p_combined"].to_numpy(), won)
+    odds_now = metrics.bet_odds(
+        df.get("mkt_odds", pd.Series(np.nan, index=df.index)).to_numpy(dtype=float), df["p_market"].to_numpy()
+    )
+    final = df.get("final_odds", pd.Series(np.nan, index=df.index)).to_numpy(dtype=float)
+    out["value_bets"] = metrics.value_bets(
+        df["p_combined"].to_numpy(),
+        target,
+        starts,
+        odds_now,
+        final,
+        min_edge=min_edge,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    if "p_truth" in df.columns and np.isfinite(df["p_truth"].to_numpy(dtype=float)).all():
+        p_truth = df["p_truth"].to_numpy(dtype=float)
+        out["truth"] = metrics.summary(p_truth, target, won, starts)
+        out["attainable_gain"] = metrics.attainable_gain(
+            df["p_combined"].to_numpy(), df["p_market"].to_numpy(), p_truth, target, starts
+        )
+        out["attainable_gain_model_only"] = metrics.attainable_gain(
+            df["p_model"].to_numpy(), df["p_market"].to_numpy(), p_truth, target, starts
+        )
+    return out
+
+
+def run_evaluation(
+    frame: pd.DataFrame,
+    out_dir: Path,
+    model_factory: Callable[[], WinModel],
+    *,
+    min_train_days: int,
+    test_days: int,
+    max_train_days: int | None = None,
+    min_edge: float = 0.05,
+    n_boot: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir."""
+    from ml import plots
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    preds, folds, last_model = walk_forward_predict(
+        frame,
+        model_factory,
+        min_train_days=min_train_days,
+        test_days=test_days,
+        max_train_days=max_train_days,
+        log=log,
+    )
+    result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot)
+    result["folds"] = folds
+    result["model"] = result.pop("model") | {
+        "name": last_model.name,
+        "kind": last_model.kind,
+        "features": last_model.features,
+    }
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    result["plots"] = {
+        "calibration": str(plots.calibration_curve(preds, out_dir / "calibration.png")),
+        "feature_importance": str(
+            plots.feature_importance(last_model.feature_importance(), out_dir / "feature_importance.png")
+        ),
+        "cumulative_roi": str(plots.cumulative_roi(preds, out_dir / "cumulative_roi.png", min_edge=min_edge)),
+    }
+    preds.to_csv(out_dir / "predictions.csv", index=False)
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def one_line(result: dict) -> str:
+    d = result["delta_r2_combined_vs_market"]
+    vb = result["value_bets"]
+    roi = (
+        "n/a"
+        if vb.get("roi") is None
+        else f"{vb['roi']:+.3f} [{vb['roi_ci_low']:+.3f}, {vb['roi_ci_high']:+.3f}]"
+    )
+    text = (
+        f"{result['races']} held-out races: R² model {result['model']['pseudo_r2']:.4f}, market "
+        f"{result['market']['pseudo_r2']:.4f}, combined {result['combined']['pseudo_r2']:.4f}; "
+        f"ΔR² combined-market {d['value']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]; "
+        f"value bets {vb['bets']} ROI {roi}"
+    )
+    if result.get("attainable_gain") is not None:
+        text += f"; attainable gain {result['attainable_gain']:.3f}"
+    return text

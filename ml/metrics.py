@@ -1,0 +1,192 @@
+"""Evaluation figures, all computed per race (the unit of a win market).
+
+Log loss is the mean over races of -Σ t_i log p_i (t = the observed outcome as a distribution);
+McFadden's pseudo-R² is 1 - LL/LL_uniform, with the uniform field (1/n per runner) as the null."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml.groups import first_in_race, race_sizes, race_sum
+
+EPS = 1e-12
+# PMU keeps about 16% of the simple-gagnant pool: 1/overround of its win odds is ~0.84 (STATS.md).
+PMU_WIN_TAKEOUT = 0.16
+
+
+def per_race_nll(p, target, starts) -> np.ndarray:
+    """-Σ_i t_i log p_i for each race."""
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1.0)
+    return -race_sum(np.asarray(target, dtype=float) * np.log(p), starts)
+
+
+def per_race_null_nll(starts, n_rows: int) -> np.ndarray:
+    """The uniform model's loss per race: log(field size)."""
+    return np.log(race_sizes(starts, n_rows))
+
+
+def log_loss(p, target, starts) -> float:
+    return float(per_race_nll(p, target, starts).mean())
+
+
+def pseudo_r2(p, target, starts) -> float:
+    return float(1.0 - per_race_nll(p, target, starts).sum() / per_race_null_nll(starts, len(p)).sum())
+
+
+def brier(p, won) -> float:
+    return float(np.mean((np.asarray(p, dtype=float) - np.asarray(won, dtype=float)) ** 2))
+
+
+def top1_hit_rate(p, won, starts) -> float:
+    """Share of races whose most probable runner won (a tie for top counts if any tied runner won)."""
+    picked = first_in_race(p, starts) & (np.asarray(won) > 0)
+    return float((race_sum(picked.astype(float), starts) > 0).mean())
+
+
+def summary(p, target, won, starts) -> dict:
+    return {
+        "log_loss": log_loss(p, target, starts),
+        "pseudo_r2": pseudo_r2(p, target, starts),
+        "brier": brier(p, won),
+        "top1_hit_rate": top1_hit_rate(p, won, starts),
+    }
+
+
+def bootstrap_indices(n_races: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n_races, size=(n_boot, n_races))
+
+
+def delta_r2_with_ci(
+    p_new, p_base, target, starts, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """ΔR² = R²(p_new) - R²(p_base), with a percentile bootstrap CI resampling races."""
+    nll_new = per_race_nll(p_new, target, starts)
+    nll_base = per_race_nll(p_base, target, starts)
+    null = per_race_null_nll(starts, len(target))
+    value = float((nll_base.sum() - nll_new.sum()) / null.sum())
+    idx = bootstrap_indices(len(starts), n_boot, seed)
+    draws = (nll_base[idx].sum(axis=1) - nll_new[idx].sum(axis=1)) / null[idx].sum(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return {
+        "value": value,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "level": level,
+        "n_races": int(len(starts)),
+        "n_boot": n_boot,
+    }
+
+
+def calibration_table(p, won, n_bins: int = 10) -> list[dict]:
+    """Runners in bins of predicted probability (quantile edges): mean prediction vs win rate."""
+    p = np.asarray(p, dtype=float)
+    won = np.asarray(won, dtype=float)
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+    bins = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for b in range(len(edges) - 1):
+        mask = bins == b
+        if mask.any():
+            rows.append(
+                {
+                    "p_low": float(edges[b]),
+                    "p_high": float(edges[b + 1]),
+                    "runners": int(mask.sum()),
+                    "mean_p": float(p[mask].mean()),
+                    "win_rate": float(won[mask].mean()),
+                }
+            )
+    return rows
+
+
+def bet_odds(mkt_odds, mkt_implied_prob, takeout: float = PMU_WIN_TAKEOUT) -> np.ndarray:
+    """The decimal odds a bettor sees at scoring time; where the feed has none, the pari-mutuel price
+    implied by the normalised market probability after PMU's takeout."""
+    odds = np.asarray(mkt_odds, dtype=float)
+    implied = (1.0 - takeout) / np.clip(np.asarray(mkt_implied_prob, dtype=float), EPS, None)
+    return np.where(np.isfinite(odds) & (odds > 1.0), odds, implied)
+
+
+def value_bets(
+    p,
+    target,
+    starts,
+    odds_at_scoring,
+    final_odds,
+    *,
+    min_edge: float = 0.05,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Flat 1-unit win bets on every runner whose edge p·odds - 1 exceeds `min_edge` at scoring time.
+
+    The pool pays the final (closing) odds, which PMU publishes net of its takeout; a dead heat pays
+    the winner's share (t_i) of it. ROI = profit / stakes, with a bootstrap CI over races. Closing-line
+    value: odds taken at scoring time / final odds - 1 (positive = the bet beat the closing price)."""
+    p = np.asarray(p, dtype=float)
+    odds_now = np.asarray(odds_at_scoring, dtype=float)
+    final = np.asarray(final_odds, dtype=float)
+    payout_odds = np.where(np.isfinite(final) & (final > 1.0), final, odds_now)
+    bet = (p * odds_now - 1.0) > min_edge
+    profit = np.where(bet, np.asarray(target, dtype=float) * payout_odds - 1.0, 0.0)
+    race_profit = race_sum(profit, starts)
+    race_bets = race_sum(bet.astype(float), starts)
+    n_bets = int(bet.sum())
+    out = {"min_edge": min_edge, "bets": n_bets, "races_with_bets": int((race_bets > 0).sum())}
+    if n_bets == 0:
+        return out | {
+            "roi": None,
+            "roi_ci_low": None,
+            "roi_ci_high": None,
+            "clv_mean": None,
+            "clv_beat_close_share": None,
+            "profit": 0.0,
+        }
+    idx = bootstrap_indices(len(starts), n_boot, seed)
+    stakes = race_bets[idx].sum(axis=1)
+    draws = np.divide(race_profit[idx].sum(axis=1), stakes, out=np.zeros(n_boot), where=stakes > 0)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    has_close = bet & np.isfinite(final) & (final > 1.0)
+    clv = odds_now[has_close] / final[has_close] - 1.0
+    return out | {
+        "profit": float(profit.sum()),
+        "roi": float(profit.sum() / n_bets),
+        "roi_ci_low": float(low),
+        "roi_ci_high": float(high),
+        "clv_mean": float(clv.mean()) if clv.size else None,
+        "clv_beat_close_share": float((clv > 0).mean()) if clv.size else None,
+    }
+
+
+def cumulative_profit(p, target, odds_at_scoring, final_odds, order, *, min_edge: float = 0.05) -> np.ndarray:
+    """Running profit of the value bets in `order` (e.g. by race start), for the ROI plot."""
+    odds_now = np.asarray(odds_at_scoring, dtype=float)
+    final = np.asarray(final_odds, dtype=float)
+    payout_odds = np.where(np.isfinite(final) & (final > 1.0), final, odds_now)
+    bet = (np.asarray(p, dtype=float) * odds_now - 1.0) > min_edge
+    profit = np.where(bet, np.asarray(target, dtype=float) * payout_odds - 1.0, 0.0)
+    ordered = profit[order][bet[order]]
+    return np.cumsum(ordered)
+
+
+def attainable_gain(p_model, p_market, p_truth, target, starts) -> float | None:
+    """(LL_market - LL_model) / (LL_market - LL_truth): the share of the market's gap to the true
+    probabilities (known on synthetic days) that the model closes. 1 = as good as the truth."""
+    ll_market = log_loss(p_market, target, starts)
+    ll_truth = log_loss(p_truth, target, starts)
+    if not ll_market - ll_truth > 0:
+        return None
+    return float((ll_market - log_loss(p_model, target, starts)) / (ll_market - ll_truth))
+
+
+def kelly_fraction(p, odds, cap: float = 0.05) -> np.ndarray:
+    """Kelly stake for a win bet at decimal odds: (p·o - 1)/(o - 1), floored at 0 and capped (full
+    Kelly on estimated probabilities overbets)."""
+    p = np.asarray(p, dtype=float)
+    odds = np.asarray(odds, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (p * odds - 1.0) / (odds - 1.0)
+    return np.clip(np.nan_to_num(f, nan=0.0), 0.0, cap)

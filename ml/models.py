@@ -1,0 +1,357 @@
+"""Win models: stage 1 scores runners from the features (LightGBM or a conditional logit), a
+temperature turns scores into probabilities within each race, and stage 2 combines the model with
+the market at the same cut-off: p ∝ exp(α·log p_model + β·log p_market) (Benter 1994).
+
+Temperature and stage 2 are fitted on out-of-fold stage-1 scores (GroupKFold by race inside the
+training window) so that they see how the model does on races it was not fitted on; the same folds
+choose LightGBM's number of boosting rounds (early stopping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from ml.condlogit import ConditionalLogit
+from ml.frames import feature_columns, has_market, prepare
+from ml.groups import log_softmax_by_race, race_starts, win_targets
+from ml.splits import race_folds
+
+KINDS = ("lgbm", "condlogit")
+DEFAULT_LGBM_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 200,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 2,
+}
+
+
+def feature_hash(features: list[str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(features)).encode()).hexdigest()[:16]
+
+
+def relative_features(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Each feature as raw value, difference to the race mean and percentile rank in the race: a
+    binary tree model sees runners one at a time, a race is won against the others."""
+    groups = df.groupby("race_id", sort=False)
+    cols = {}
+    for f in features:
+        values = df[f].astype(float)
+        cols[f] = values
+        cols[f + "__vs_race"] = values - groups[f].transform("mean")
+        cols[f + "__rank_race"] = groups[f].rank(pct=True)
+    return pd.DataFrame(cols, index=df.index)
+
+
+@dataclass
+class Standardiser:
+    """Median imputation then z-scores, with training statistics."""
+
+    medians: dict[str, float] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
+
+    def fit(self, df: pd.DataFrame, features: list[str]) -> Standardiser:
+        for f in features:
+            col = df[f].astype(float)
+            median = float(col.median()) if col.notna().any() else 0.0
+            filled = col.fillna(median)
+            self.medians[f] = median
+            self.means[f] = float(filled.mean())
+            self.scales[f] = float(filled.std()) or 1.0
+        return self
+
+    def transform(self, df: pd.DataFrame, features: list[str]) -> np.ndarray:
+        cols = [
+            (df[f].astype(float).fillna(self.medians[f]) - self.means[f]) / self.scales[f] for f in features
+        ]
+        return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+
+
+def choose_baseline_features(df: pd.DataFrame, features: list[str], k: int) -> list[str]:
+    """The k features with the best univariate within-race likelihood (a few features, as a
+    baseline should have)."""
+    starts = race_starts(df["race_id"].to_numpy())
+    target = win_targets(df["won"].to_numpy(), starts)
+    scaler = Standardiser().fit(df, features)
+    scores = {}
+    for f in features:
+        X = scaler.transform(df, [f])
+        model = ConditionalLogit().fit(X, target, starts)
+        scores[f] = float(target @ model.log_proba(X, starts))
+    return sorted(features, key=lambda f: -scores[f])[:k]
+
+
+class WinModel:
+    """fit(frame) on a training window; predict(frame) -> p_model, p_market, p_combined per runner.
+
+    kind="lgbm": LightGBM binary on the features (+ race-relative versions), scores normalised per
+    race by a softmax with a fitted temperature. kind="condlogit": conditional logit on a few features."""
+
+    def __init__(
+        self,
+        name: str = "win_lgbm",
+        kind: str = "lgbm",
+        features: list[str] | None = None,
+        *,
+        lgbm_params: dict | None = None,
+        n_folds: int = 5,
+        max_rounds: int = 1000,
+        early_stopping_rounds: int = 50,
+        baseline_k: int = 5,
+        l2: float = 1e-3,
+        seed: int = 0,
+    ):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.name = name
+        self.kind = kind
+        self.features = list(features) if features else None
+        self.lgbm_params = {**DEFAULT_LGBM_PARAMS, **(lgbm_params or {}), "seed": seed}
+        self.n_folds = n_folds
+        self.max_rounds = max_rounds
+        self.early_stopping_rounds = early_stopping_rounds
+        self.baseline_k = baseline_k
+        self.l2 = l2
+        self.seed = seed
+        self.booster: lgb.Booster | None = None
+        self.n_rounds: int | None = None
+        self.scaler: Standardiser | None = None
+        self.stage1_coef: np.ndarray | None = None
+        self.temperature = 1.0
+        self.combiner = np.array([1.0, 0.0])  # (α on log p_model, β on log p_market)
+        self.training: dict = {}
+
+    # ---- stage 1 -------------------------------------------------------------------------------
+    def _lgbm_matrix(self, df: pd.DataFrame) -> pd.DataFrame:
+        return relative_features(df, self.features)
+
+    def _fit_stage1(self, df: pd.DataFrame, rows: np.ndarray | None = None, valid: np.ndarray | None = None):
+        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used)."""
+        part = df if rows is None else df.iloc[rows].reset_index(drop=True)
+        if self.kind == "condlogit":
+            scaler = Standardiser().fit(part, self.features)
+            starts = race_starts(part["race_id"].to_numpy())
+            model = ConditionalLogit(l2=self.l2).fit(
+                scaler.transform(part, self.features), win_targets(part["won"].to_numpy(), starts), starts
+            )
+            return (scaler, model.coef_), None
+        train_set = lgb.Dataset(self._lgbm_matrix(part), label=part["won"].to_numpy(), free_raw_data=True)
+        if valid is None:
+            booster = lgb.train(self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100)
+            return booster, self.n_rounds
+        held = df.iloc[valid].reset_index(drop=True)
+        valid_set = lgb.Dataset(self._lgbm_matrix(held), label=held["won"].to_numpy(), reference=train_set)
+        booster = lgb.train(
+            self.lgbm_params,
+            train_set,
+            num_boost_round=self.max_rounds,
+            valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        return booster, max(int(booster.best_iteration or self.max_rounds), 1)
+
+    def _scores(self, fitted, df: pd.DataFrame, n_rounds: int | None = None) -> np.ndarray:
+        """Stage-1 log-scores (before temperature): LightGBM's raw margin or the logit's x·β."""
+        if self.kind == "condlogit":
+            scaler, coef = fitted
+            return scaler.transform(df, self.features) @ coef
+        return fitted.predict(self._lgbm_matrix(df), raw_score=True, num_iteration=n_rounds)
+
+    # ---- fit / predict -------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> WinModel:
+        df = prepare(frame)
+        if df.empty:
+            raise ValueError("no usable races in the training frame (need ≥2 runners and a winner)")
+        available = feature_columns(df)
+        if self.features is None:
+            self.features = (
+                available if self.kind == "lgbm" else choose_baseline_features(df, available, self.baseline_k)
+            )
+        unknown = sorted(set(self.features) - set(available))
+        if unknown:
+            raise ValueError(f"features not in the frame: {unknown}")
+        if not self.features:
+            raise ValueError("no f_* feature columns to train on")
+        starts = race_starts(df["race_id"].to_numpy())
+        target = win_targets(df["won"].to_numpy(), starts)
+
+        # Out-of-fold scores: tune rounds, then fit the temperature and the market combination.
+        oof = np.zeros(len(df))
+        rounds = []
+        for fit_rows, held_rows in race_folds(df["race_id"].to_numpy(), self.n_folds):
+            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows)
+            rounds.append(n_rounds)
+            oof[held_rows] = self._scores(fitted, df.iloc[held_rows].reset_index(drop=True), n_rounds)
+        if self.kind == "lgbm":
+            self.n_rounds = int(np.mean(rounds))
+        self.temperature = float(ConditionalLogit().fit(oof[:, None], target, starts).coef_[0])
+        log_p_model = log_softmax_by_race(self.temperature * oof, starts)
+        self.combiner = self._fit_combiner(df, log_p_model, target)
+
+        fitted, _ = self._fit_stage1(df)
+        if self.kind == "lgbm":
+            self.booster = fitted
+        else:
+            self.scaler, self.stage1_coef = fitted
+        dates = df["race_date"]
+        self.training = {
+            "start": str(min(dates)),
+            "end": str(max(dates)),
+            "races": int(len(starts)),
+            "runners": int(len(df)),
+            "folds": len(rounds),
+            "n_rounds": self.n_rounds,
+            "oof_log_p_model_mean": float(log_p_model.mean()),
+        }
+        return self
+
+    def _fit_combiner(self, df: pd.DataFrame, log_p_model: np.ndarray, target: np.ndarray) -> np.ndarray:
+        priced = has_market(df)
+        keep = pd.Series(priced).groupby(df["race_id"].to_numpy()).transform("all").to_numpy()
+        if not keep.any():
+            return np.array([1.0, 0.0])
+        sub = df.loc[keep]
+        starts = race_starts(sub["race_id"].to_numpy())
+        X = np.column_stack([log_p_model[keep], np.log(sub["mkt_prob"].to_numpy())])
+        return ConditionalLogit().fit(X, target[keep], starts).coef_
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Probabilities per runner (frame rows need not have outcomes). Returns a frame sorted by
+        race with race_id, num_pmu, p_model, p_market, p_combined (+ won/target if present)."""
+        if self.booster is None and self.stage1_coef is None:
+            raise RuntimeError("model is not fitted")
+        df = prepare(frame, require_outcome="won" in frame.columns)
+        missing = sorted(set(self.features) - set(df.columns))
+        if missing:
+            raise ValueError(f"frame lacks the model's features {missing}")
+        starts = race_starts(df["race_id"].to_numpy())
+        fitted = self.booster if self.kind == "lgbm" else (self.scaler, self.stage1_coef)
+        log_p_model = log_softmax_by_race(self.temperature * self._scores(fitted, df), starts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_p_market = np.log(df["mkt_prob"].to_numpy(dtype=float))
+        alpha, beta = self.combiner
+        combined_score = np.where(
+            np.isfinite(log_p_market), alpha * log_p_model + beta * log_p_market, log_p_model
+        )
+        # A race without a market price anywhere falls back to the model alone.
+        priced_race = pd.Series(np.isfinite(log_p_market)).groupby(df["race_id"].to_numpy()).transform("all")
+        combined_score = np.where(priced_race.to_numpy(), combined_score, log_p_model)
+        out = df.drop(columns=[c for c in df.columns if c.startswith("f_")])
+        out["p_model"] = np.exp(log_p_model)
+        out["p_market"] = df["mkt_prob"].to_numpy(dtype=float)
+        out["p_combined"] = np.exp(log_softmax_by_race(combined_score, starts))
+        if "won" in out.columns:
+            out["target"] = win_targets(out["won"].to_numpy(), starts)
+        return out
+
+    def feature_importance(self) -> dict[str, float]:
+        """Gain per input feature (LightGBM: summed over its raw and race-relative versions), or |β|
+        on standardised features for the conditional logit."""
+        if self.kind == "condlogit":
+            return {f: float(abs(c)) for f, c in zip(self.features, self.stage1_coef, strict=True)}
+        gains = self.booster.feature_importance(importance_type="gain")
+        totals: dict[str, float] = {f: 0.0 for f in self.features}
+        for name, gain in zip(self.booster.feature_name(), gains, strict=True):
+            totals[name.split("__")[0]] += float(gain)
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def params(self) -> dict:
+        return {
+            "kind": self.kind,
+            "lgbm_params": self.lgbm_params,
+            "n_folds": self.n_folds,
+            "max_rounds": self.max_rounds,
+            "early_stopping_rounds": self.early_stopping_rounds,
+            "n_rounds": self.n_rounds,
+            "baseline_k": self.baseline_k,
+            "l2": self.l2,
+            "seed": self.seed,
+        }
+
+    def save(self, folder: Path) -> Path:
+        """Write model.txt (LightGBM text model) or stage1.json, calibrator.json, manifest.json."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.kind == "lgbm":
+            self.booster.save_model(str(folder / "model.txt"))
+        else:
+            (folder / "stage1.json").write_text(
+                json.dumps(
+                    {
+                        "coef": self.stage1_coef.tolist(),
+                        "medians": self.scaler.medians,
+                        "means": self.scaler.means,
+                        "scales": self.scaler.scales,
+                    },
+                    indent=2,
+                )
+            )
+        (folder / "calibrator.json").write_text(
+            json.dumps(
+                {
+                    "temperature": self.temperature,
+                    "combiner": {
+                        "log_p_model": float(self.combiner[0]),
+                        "log_p_market": float(self.combiner[1]),
+                    },
+                },
+                indent=2,
+            )
+        )
+        manifest = {
+            "name": self.name,
+            "kind": self.kind,
+            "features": self.features,
+            "feature_hash": feature_hash(self.features),
+            "params": self.params(),
+            "training": self.training,
+            "saved_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> WinModel:
+        folder = Path(folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        params = manifest["params"]
+        model = cls(
+            manifest["name"],
+            params["kind"],
+            manifest["features"],
+            lgbm_params=params["lgbm_params"],
+            n_folds=params["n_folds"],
+            max_rounds=params["max_rounds"],
+            early_stopping_rounds=params["early_stopping_rounds"],
+            baseline_k=params["baseline_k"],
+            l2=params["l2"],
+            seed=params["seed"],
+        )
+        model.n_rounds = params["n_rounds"]
+        model.training = manifest["training"]
+        if model.kind == "lgbm":
+            model.booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        else:
+            stage1 = json.loads((folder / "stage1.json").read_text())
+            model.stage1_coef = np.array(stage1["coef"])
+            model.scaler = Standardiser(stage1["medians"], stage1["means"], stage1["scales"])
+        calibrator = json.loads((folder / "calibrator.json").read_text())
+        model.temperature = calibrator["temperature"]
+        model.combiner = np.array(
+            [calibrator["combiner"]["log_p_model"], calibrator["combiner"]["log_p_market"]]
+        )
+        return model

@@ -1,0 +1,235 @@
+"""The maths of ml/ on simulated conditional-logit worlds with known coefficients (no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml import metrics
+from ml.condlogit import ConditionalLogit
+from ml.evaluate import evaluate_predictions, walk_forward_predict
+from ml.frames import prepare
+from ml.groups import log_softmax_by_race, race_starts, softmax_by_race, win_targets
+from ml.models import WinModel
+from ml.simulate import simulate_races
+from ml.splits import race_folds, walk_forward_splits
+
+
+@pytest.fixture(scope="module")
+def world() -> pd.DataFrame:
+    return simulate_races(60, 30, seed=1)
+
+
+def test_softmax_by_race_matches_a_per_race_loop():
+    ids = np.array(["a", "a", "a", "b", "b", "c", "c", "c", "c"])
+    scores = np.array([1.0, 2.0, 3.0, 1000.0, 1001.0, -5.0, 0.0, 0.0, 5.0])
+    starts = race_starts(ids)
+    p = softmax_by_race(scores, starts)
+    for race in "abc":
+        s = scores[ids == race]
+        expected = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+        np.testing.assert_allclose(p[ids == race], expected)
+    np.testing.assert_allclose(np.exp(log_softmax_by_race(scores, starts)), p)
+
+
+def test_race_starts_refuses_ungrouped_rows():
+    with pytest.raises(ValueError, match="grouped"):
+        race_starts(np.array(["a", "b", "a"]))
+
+
+def test_dead_heat_target_splits_the_win():
+    starts = race_starts(np.array(["a"] * 4 + ["b"] * 3))
+    t = win_targets(np.array([1, 1, 0, 0, 0, 0, 1]), starts)
+    np.testing.assert_allclose(t, [0.5, 0.5, 0, 0, 0, 0, 1])
+
+
+def test_conditional_logit_recovers_known_coefficients():
+    df = simulate_races(150, 40, beta=(1.0, -0.6, 0.3), n_noise=1, seed=3)
+    starts = race_starts(df["race_id"].to_numpy())
+    X = df[["f_x0", "f_x1", "f_x2", "f_noise0"]].to_numpy()
+    model = ConditionalLogit().fit(X, win_targets(df["won"].to_numpy(), starts), starts)
+    # ~6,000 races: standard errors are about 0.02-0.03.
+    np.testing.assert_allclose(model.coef_, [1.0, -0.6, 0.3, 0.0], atol=0.08)
+    assert model.converged_
+
+
+def test_conditional_logit_gradient_matches_finite_differences():
+    from ml.condlogit import _neg_log_likelihood
+
+    df = simulate_races(3, 10, seed=4)
+    starts = race_starts(df["race_id"].to_numpy())
+    X = df[["f_x0", "f_x1", "f_noise0"]].to_numpy()
+    target = win_targets(df["won"].to_numpy(), starts)
+    total = np.ones(len(df))
+    beta = np.array([0.3, -0.2, 0.1])
+    _, grad = _neg_log_likelihood(beta, X, target, starts, total, len(starts), 0.01)
+    h = 1e-6
+    numeric = [
+        (
+            _neg_log_likelihood(beta + h * e, X, target, starts, total, len(starts), 0.01)[0]
+            - _neg_log_likelihood(beta - h * e, X, target, starts, total, len(starts), 0.01)[0]
+        )
+        / (2 * h)
+        for e in np.eye(3)
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_walk_forward_never_tests_before_training():
+    dates = np.array(
+        [
+            dt.date(2024, 1, 1) + dt.timedelta(days=int(d))
+            for d in np.random.default_rng(0).integers(0, 50, 500)
+        ]
+    )
+    folds = list(walk_forward_splits(dates, min_train_days=20, test_days=7))
+    tested = np.concatenate([f.test_rows for f in folds])
+    assert len(tested) == len(set(tested.tolist()))
+    first_test_day = sorted(set(dates.tolist()))[20]
+    assert set(tested.tolist()) == set(np.flatnonzero(dates >= first_test_day).tolist())
+    for f in folds:
+        assert dates[f.train_rows].max() < dates[f.test_rows].min()
+        assert f.train_end < f.test_start
+
+
+def test_group_kfold_keeps_races_whole():
+    ids = np.repeat(np.arange(40), 7).astype(str)
+    for fit_rows, held_rows in race_folds(ids, 5):
+        assert not set(ids[fit_rows]) & set(ids[held_rows])
+
+
+def test_pseudo_r2_is_zero_for_uniform_and_one_for_certainty():
+    ids = np.array(["a"] * 4 + ["b"] * 5)
+    starts = race_starts(ids)
+    won = np.array([0, 1, 0, 0, 1, 0, 0, 0, 0])
+    uniform = np.r_[np.full(4, 0.25), np.full(5, 0.2)]
+    assert metrics.pseudo_r2(uniform, won, starts) == pytest.approx(0.0)
+    assert metrics.pseudo_r2(won.astype(float), won, starts) == pytest.approx(1.0)
+    # log loss by hand: race a p=0.25 for the winner, race b p=0.2
+    assert metrics.log_loss(uniform, won, starts) == pytest.approx((np.log(4) + np.log(5)) / 2)
+
+
+def test_value_bet_roi_by_hand():
+    ids = np.array(["a", "a", "b", "b"])
+    starts = race_starts(ids)
+    target = np.array([1.0, 0, 0, 1.0])
+    p = np.array([0.6, 0.4, 0.6, 0.4])
+    odds_now = np.array([2.0, 2.0, 2.0, 2.0])  # edges +0.2, -0.2, +0.2, -0.2
+    final = np.array([2.5, 1.8, 1.6, 2.2])
+    vb = metrics.value_bets(p, target, starts, odds_now, final, min_edge=0.05, n_boot=50)
+    assert vb["bets"] == 2
+    assert vb["roi"] == pytest.approx(((2.5 - 1) + (-1)) / 2)  # won at closing 2.5, lost the other
+    assert vb["clv_mean"] == pytest.approx(((2.0 / 2.5 - 1) + (2.0 / 1.6 - 1)) / 2)
+
+
+def test_kelly_fraction_is_floored_and_capped():
+    f = metrics.kelly_fraction(np.array([0.5, 0.1, 0.9]), np.array([3.0, 3.0, 10.0]), cap=0.05)
+    np.testing.assert_allclose(f, [0.05, 0.0, 0.05])
+    assert metrics.kelly_fraction(np.array([0.3]), np.array([4.0]), cap=1.0)[0] == pytest.approx(0.2 / 3)
+
+
+def test_attainable_gain_is_one_for_truth_and_zero_for_market(world):
+    df = prepare(world)
+    starts = race_starts(df["race_id"].to_numpy())
+    t = win_targets(df["won"].to_numpy(), starts)
+    truth, market = df["p_truth"].to_numpy(), df["mkt_prob"].to_numpy()
+    assert metrics.attainable_gain(truth, market, truth, t, starts) == pytest.approx(1.0)
+    assert metrics.attainable_gain(market, market, truth, t, starts) == pytest.approx(0.0)
+
+
+def test_simulated_winners_follow_the_true_probabilities(world):
+    """Sanity of the test world itself: binned true probabilities match observed win rates."""
+    table = metrics.calibration_table(world["p_truth"].to_numpy(), world["won"].to_numpy(), 5)
+    for row in table:
+        se = np.sqrt(row["mean_p"] * (1 - row["mean_p"]) / row["runners"])
+        assert abs(row["win_rate"] - row["mean_p"]) < 4 * se + 0.005
+
+
+@pytest.mark.parametrize("kind", ["condlogit", "lgbm"])
+def test_probabilities_sum_to_one_per_race(world, kind):
+    model = WinModel(kind=kind, n_folds=3).fit(world[world.race_date < dt.date(2024, 2, 10)])
+    preds = model.predict(world[world.race_date >= dt.date(2024, 2, 10)].drop(columns=["won"]))
+    sums = preds.groupby("race_id")[["p_model", "p_market", "p_combined"]].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
+    assert "target" not in preds.columns
+
+
+def test_temperature_calibration_improves_log_loss_of_overconfident_scores():
+    df = prepare(simulate_races(80, 30, seed=5))
+    starts = race_starts(df["race_id"].to_numpy())
+    t = win_targets(df["won"].to_numpy(), starts)
+    utility = df[["f_x0", "f_x1", "f_x2"]].to_numpy() @ np.array([0.8, -0.5, 0.3])
+    overconfident = 3.0 * utility
+    temp = ConditionalLogit().fit(overconfident[:, None], t, starts).coef_[0]
+    assert temp == pytest.approx(1 / 3, rel=0.15)
+    before = metrics.log_loss(softmax_by_race(overconfident, starts), t, starts)
+    after = metrics.log_loss(softmax_by_race(temp * overconfident, starts), t, starts)
+    assert after < before - 0.05
+
+
+@pytest.mark.parametrize("kind", ["condlogit", "lgbm"])
+def test_model_with_signal_beats_market_and_no_feature_model(world, kind):
+    preds, folds, model = walk_forward_predict(
+        world, lambda: WinModel(kind=kind, n_folds=3), min_train_days=40, test_days=10
+    )
+    result = evaluate_predictions(preds, n_boot=300)
+    assert result["races"] == 20 * 30
+    # A model that ignores the features gives every runner 1/n: pseudo-R² 0 by definition.
+    assert result["model"]["pseudo_r2"] > 0.08
+    assert result["delta_r2_combined_vs_market"]["ci_low"] > 0
+    assert result["combined"]["log_loss"] < result["market"]["log_loss"]
+    assert result["attainable_gain"] > 0.3
+    assert model.combiner[0] > 0.3  # the second stage leans on the model
+
+
+def test_condlogit_baseline_picks_the_signal_features(world):
+    model = WinModel(kind="condlogit", baseline_k=3, n_folds=3).fit(world)
+    assert sorted(model.features) == ["f_x0", "f_x1", "f_x2"]
+
+
+def test_noise_features_do_not_beat_the_market():
+    df = simulate_races(60, 30, seed=7, market_noise=0.3)
+    noise_only = df.drop(columns=["f_x0", "f_x1", "f_x2"])
+    preds, _, model = walk_forward_predict(
+        noise_only, lambda: WinModel(kind="lgbm", n_folds=3), min_train_days=40, test_days=10
+    )
+    result = evaluate_predictions(preds, n_boot=300)
+    assert result["model"]["pseudo_r2"] < 0.02
+    assert result["delta_r2_combined_vs_market"]["value"] < 0.005
+    assert result["delta_r2_combined_vs_market"]["ci_low"] < 0
+    # The second stage keeps the market's weight (α on a near-constant noise score is unidentified).
+    assert model.combiner[1] > 0.7
+
+
+def test_missing_features_and_market_prices_are_handled():
+    df = simulate_races(30, 20, seed=8, missing_rate=0.2)
+    df.loc[df.index[::17], "mkt_implied_prob"] = np.nan
+    model = WinModel(kind="lgbm", n_folds=3).fit(df)
+    preds = model.predict(df)
+    assert np.isfinite(preds[["p_model", "p_market", "p_combined"]].to_numpy()).all()
+    cl = WinModel(kind="condlogit", n_folds=3).fit(df)
+    assert np.isfinite(cl.predict(df)["p_combined"]).all()
+
+
+def test_frame_contract_errors_are_clear():
+    df = simulate_races(2, 2, seed=9)
+    with pytest.raises(ValueError, match="won"):
+        prepare(df.drop(columns=["won"]))
+    with pytest.raises(ValueError, match="duplicate"):
+        prepare(pd.concat([df, df.iloc[:1]]))
+    with pytest.raises(ValueError, match="features not in the frame"):
+        WinModel(features=["f_nope"]).fit(df)
+
+
+def test_save_and_load_give_the_same_predictions(world, tmp_path):
+    for kind in ("lgbm", "condlogit"):
+        model = WinModel(kind=kind, n_folds=3).fit(world)
+        model.save(tmp_path / kind)
+        again = WinModel.load(tmp_path / kind)
+        a, b = model.predict(world), again.predict(world)
+        np.testing.assert_allclose(a["p_combined"], b["p_combined"], rtol=1e-9)
+        assert (tmp_path / kind / "manifest.json").exists() and (tmp_path / kind / "calibrator.json").exists()
+    assert (tmp_path / "lgbm" / "model.txt").read_text().startswith("tree")
