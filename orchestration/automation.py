@@ -1,0 +1,88 @@
+"""Jobs, the morning schedule and the race-clock sensors.
+
+- 08:00 Paris: land the day's programme, participants and past performances, build the warehouse.
+- results sensor: from 10 min after each start, land results and rapports for that day and
+  rebuild it; again every 15 min while some are missing, for at most 6 h after the start.
+- odds sensor: in the hour before each start, a participants snapshot every 5 min (raw only:
+  the odds-snapshot staging model reads every snapshot).
+All three start stopped: turning them on against the live API is a deliberate act.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from orchestration import race_clock, warehouse
+from orchestration.raw_assets import raw_asset_key
+from orchestration.resources import PostgresResource
+
+
+def current_time() -> datetime:
+    """The sensors' clock (tests replace it with a simulated one)."""
+    return datetime.now(UTC)
+
+
+def _raw(*endpoints: str) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*(raw_asset_key(e) for e in endpoints))
+
+
+def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
+    warehouse_models = dg.AssetSelection.assets(*dbt_defs)
+    return {
+        "morning": dg.define_asset_job(
+            "morning_job", selection=_raw("programme", "participants", "performances") | warehouse_models,
+            description="The day's programme, fields and past performances, then the warehouse."),
+        "results": dg.define_asset_job(
+            "results_job", selection=_raw("programme", "participants", "rapports") | warehouse_models,
+            description="Arrivals (programme, participants) and rapports of a day, then the warehouse."),
+        "odds": dg.define_asset_job(
+            "odds_snapshot_job", selection=_raw("participants"),
+            description="One more participants snapshot (odds) of a day."),
+        "daily": dg.define_asset_job(
+            "daily_job", selection=_raw(*warehouse.RAW_TABLES) | warehouse_models,
+            description="Everything for a day (or a range: one run)."),
+    }
+
+
+def _watched(postgres: PostgresResource, now: datetime):
+    days = race_clock.days_to_watch(now)
+    with postgres.connection() as conn:
+        programmes = warehouse.latest_programmes(conn, days)
+        rapports = warehouse.landed_race_keys(conn, "rapports", days)
+    races = [r for _, day_races in programmes.values() for r in day_races]
+    return races, rapports
+
+
+def build_automation(jobs: dict[str, Any]):
+    @dg.schedule(job=jobs["morning"], cron_schedule="0 8 * * *", execution_timezone="Europe/Paris",
+                 name="morning_schedule", default_status=dg.DefaultScheduleStatus.STOPPED)
+    def morning_schedule(context: dg.ScheduleEvaluationContext):
+        key = race_clock.morning_partition_key(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=f"morning-{key}", partition_key=key, tags={"pmu/trigger": "morning"})
+
+    @dg.sensor(job=jobs["results"], name="results_sensor", minimum_interval_seconds=120,
+               default_status=dg.DefaultSensorStatus.STOPPED)
+    def results_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+        now = current_time()
+        races, rapports = _watched(postgres, now)
+        requests = race_clock.results_requests(races, rapports, now)
+        if not requests:
+            return dg.SkipReason(f"no race waiting for results at {now:%Y-%m-%d %H:%M} UTC "
+                                 f"({len(races)} races watched)")
+        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "results"})
+                for day, run_key in requests.items()]
+
+    @dg.sensor(job=jobs["odds"], name="pre_race_odds_sensor", minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.STOPPED)
+    def pre_race_odds_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+        now = current_time()
+        races, _ = _watched(postgres, now)
+        requests = race_clock.odds_requests(races, now)
+        if not requests:
+            return dg.SkipReason(f"no race starting within the hour at {now:%Y-%m-%d %H:%M} UTC")
+        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"})
+                for day, run_key in requests.items()]
+
+    return [morning_schedule], [results_sensor, pre_race_odds_sensor]

@@ -1,0 +1,113 @@
+"""The dbt project as Dagster assets (dagster-dbt), with lineage raw -> staging -> core -> features.
+
+Two asset definitions share the dbt manifest:
+- `dbt_daily_models`: models that work day by day (incremental ones, and views, which cost nothing
+  to re-create), partitioned like the raw assets; a run passes its days to dbt as the incremental
+  window vars (contract 2), so a backfill of many days is one `dbt build`.
+- `dbt_full_rebuild_models`: tables rebuilt whole on every run (dimensions over all history);
+  not partitioned, in their own `*_full_rebuild` groups.
+dbt tests become asset checks (`dbt build` runs them after each model). Both definitions take a
+slot in the `dbt` pool (limit 1), so two runs never write the same model at once.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.partitions import context_days, daily_partitions, dbt_window_vars, single_run_backfill
+from orchestration.resources import PostgresResource, dbt_project
+
+DBT_POOL = "dbt"
+DAILY_MATERIALIZATIONS = ("incremental", "view")
+DAILY_SELECT = " ".join(f"config.materialized:{m}" for m in DAILY_MATERIALIZATIONS)
+# Layers by folder under models/; marts/core and marts/features are layers of their own.
+LAYER_BY_FOLDER = {name: name for name in ("staging", "intermediate", "core", "features")}
+
+
+def model_layer(fqn: list[str]) -> str:
+    """The layer of a dbt node from its fqn (project, folder, ..., name): the deepest known folder."""
+    layer = "warehouse"
+    for part in fqn[1:-1]:
+        layer = LAYER_BY_FOLDER.get(part, layer)
+    return layer
+
+
+def is_daily(props: Mapping[str, Any]) -> bool:
+    return (props.get("config") or {}).get("materialized") in DAILY_MATERIALIZATIONS
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Asset keys are the warehouse's relation names: a dbt source on `raw.pmu_programme` is the
+    raw asset `raw/pmu_programme`, a model is `<schema>/<name>` (`marts/race`)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        props = dbt_resource_props
+        if props["resource_type"] == "source":
+            return dg.AssetKey([props.get("schema") or "raw", props.get("identifier") or props["name"]])
+        if props["resource_type"] in ("model", "seed", "snapshot"):
+            name = props.get("alias") or props["name"]
+            return dg.AssetKey([props.get("schema") or "public", name])
+        return super().get_asset_key(props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        layer = model_layer(list(dbt_resource_props.get("fqn") or []))
+        return layer if is_daily(dbt_resource_props) else f"{layer}_full_rebuild"
+
+
+translator = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def load_project():
+    """The dbt project with a manifest to read: `dbt parse` when missing (a clean clone) or when
+    running under `dagster dev` (picks up model edits)."""
+    project = dbt_project()
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        project.preparer.prepare(project)
+    return project
+
+
+def manifest_nodes(project) -> dict[str, Mapping[str, Any]]:
+    manifest = json.loads(project.manifest_path.read_text())
+    return {uid: node for uid, node in manifest.get("nodes", {}).items() if node["resource_type"] == "model"}
+
+
+def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
+    """The dbt asset definitions (none for a selection the project does not have yet)."""
+    models = manifest_nodes(project).values()
+    definitions = []
+
+    if any(is_daily(m) for m in models):
+        @dbt_assets(
+            manifest=project.manifest_path, project=project, select=DAILY_SELECT, name="dbt_daily_models",
+            partitions_def=daily_partitions, backfill_policy=single_run_backfill,
+            dagster_dbt_translator=translator, pool=DBT_POOL,
+        )
+        def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                             postgres: PostgresResource):
+            days = context_days(context)
+            dbt_vars = dbt_window_vars(days)
+            context.log.info(f"dbt window {dbt_vars}")
+            with postgres.dbt_environment():
+                # No fetch_row_counts here: counting a staging view re-reads all raw JSON; dbt's
+                # adapter response already reports the rows each incremental model wrote.
+                yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+        definitions.append(dbt_daily_models)
+
+    if any(not is_daily(m) for m in models):
+        @dbt_assets(
+            manifest=project.manifest_path, project=project, select="fqn:*", exclude=DAILY_SELECT,
+            name="dbt_full_rebuild_models", dagster_dbt_translator=translator, pool=DBT_POOL,
+        )
+        def dbt_full_rebuild_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                                    postgres: PostgresResource):
+            with postgres.dbt_environment():
+                yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+
+        definitions.append(dbt_full_rebuild_models)
+
+    return definitions

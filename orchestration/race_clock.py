@@ -1,0 +1,128 @@
+"""What should run now, as pure functions of race start times and a clock.
+
+The sensors only gather inputs (the latest programme of each watched day, which races already
+have their rapports) and turn the answers of these functions into run requests, so the timing
+rules are tested directly with a simulated clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+CANCELLED_STATUSES = frozenset({"COURSE_ANNULEE"})
+
+# Results: PMU publishes the arrival a few minutes after the finish and the definitive rapports
+# later still; ask from `RESULTS_SETTLE` after the start, again every `RESULTS_RETRY`, and stop
+# asking after `RESULTS_GIVE_UP` (a race whose rapports never come must not poll forever).
+RESULTS_SETTLE = timedelta(minutes=10)
+RESULTS_RETRY = timedelta(minutes=15)
+RESULTS_GIVE_UP = timedelta(hours=6)
+# Odds: snapshot participants every `ODDS_EVERY` in the `ODDS_LEAD` before each start.
+ODDS_LEAD = timedelta(hours=1)
+ODDS_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, order=True)
+class RaceStart:
+    race_date: date
+    meeting_num: int
+    race_num: int
+    start_at: datetime  # aware
+    status: str | None = None
+
+    @property
+    def key(self) -> tuple[date, int, int]:
+        return (self.race_date, self.meeting_num, self.race_num)
+
+    @property
+    def race_id(self) -> str:
+        """The warehouse's race key (contract 2)."""
+        return f"{self.race_date.isoformat()}-R{self.meeting_num}-C{self.race_num}"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status in CANCELLED_STATUSES
+
+
+def races_from_programme(body: Mapping, race_date: date) -> list[RaceStart]:
+    """The races of a programme body with their start times. `race_date` is the day of the URL the
+    body came from (the body's own date fields are not needed). Races without a start time are
+    skipped: nothing can be scheduled for them."""
+    races = []
+    for meeting in (body.get("programme") or {}).get("reunions") or []:
+        meeting_num = meeting.get("numOfficiel")
+        for course in meeting.get("courses") or []:
+            start_ms, race_num = course.get("heureDepart"), course.get("numOrdre")
+            if meeting_num is None or race_num is None or start_ms is None:
+                continue
+            races.append(RaceStart(race_date, int(meeting_num), int(race_num),
+                                   datetime.fromtimestamp(start_ms / 1000, tz=UTC), course.get("statut")))
+    return sorted(races)
+
+
+def paris_day(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
+
+
+def days_to_watch(now: datetime) -> list[date]:
+    """Yesterday and today in Paris: a late race's results arrive after midnight."""
+    today = paris_day(now)
+    return [today - timedelta(days=1), today]
+
+
+def morning_partition_key(scheduled_at: datetime) -> str:
+    """The partition a morning tick works on: the Paris day of the tick."""
+    return paris_day(scheduled_at).isoformat()
+
+
+def results_pending(races: Iterable[RaceStart], landed: set[tuple[date, int, int]], now: datetime, *,
+                    settle: timedelta = RESULTS_SETTLE,
+                    give_up: timedelta = RESULTS_GIVE_UP) -> list[RaceStart]:
+    """Races whose results should be fetched now: started at least `settle` ago, less than
+    `give_up` ago, not cancelled, and without a rapports body yet."""
+    return sorted(r for r in races
+                  if not r.cancelled and r.key not in landed
+                  and r.start_at + settle <= now < r.start_at + give_up)
+
+
+def results_run_key(day: date, pending: Sequence[RaceStart], now: datetime, *,
+                    settle: timedelta = RESULTS_SETTLE, retry: timedelta = RESULTS_RETRY) -> str:
+    """One run per newly due race, then one per `retry` while results are still missing: the key
+    names the latest race that became due and how many retry periods have passed since."""
+    newest_due = max(r.start_at for r in pending) + settle
+    attempt = math.floor((now - newest_due) / retry)
+    return f"results-{day.isoformat()}-{newest_due.astimezone(UTC):%H%M}-{attempt}"
+
+
+def results_requests(races: Iterable[RaceStart], landed: set[tuple[date, int, int]],
+                     now: datetime) -> dict[str, str]:
+    """partition key -> run key, for each day with races waiting for results."""
+    by_day: dict[date, list[RaceStart]] = {}
+    for race in results_pending(races, landed, now):
+        by_day.setdefault(race.race_date, []).append(race)
+    return {day.isoformat(): results_run_key(day, pending, now) for day, pending in sorted(by_day.items())}
+
+
+def odds_window_races(races: Iterable[RaceStart], now: datetime, *,
+                      lead: timedelta = ODDS_LEAD) -> list[RaceStart]:
+    """Races starting within the next `lead` (not started, not cancelled)."""
+    return sorted(r for r in races if not r.cancelled and r.start_at - lead <= now < r.start_at)
+
+
+def odds_requests(races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD,
+                  every: timedelta = ODDS_EVERY) -> dict[str, str]:
+    """partition key -> run key, for each day with a race in its pre-race window. Keys are
+    per `every`-long slot of the clock, so one snapshot per slot however often the sensor ticks."""
+    slot = math.floor(now.timestamp() / every.total_seconds())
+    days = sorted({r.race_date for r in odds_window_races(races, now, lead=lead)})
+    return {day.isoformat(): f"odds-{day.isoformat()}-{slot}" for day in days}
+
+
+def day_is_over(races: Sequence[RaceStart], now: datetime, *, give_up: timedelta = RESULTS_GIVE_UP) -> bool:
+    """Every race of the day started more than `give_up` ago: its results should be in by now."""
+    return bool(races) and all(r.start_at + give_up <= now for r in races)

@@ -1,0 +1,166 @@
+"""Raw landing assets: one per endpoint, partitioned by race day, calling `extract/`.
+
+Each materialisation lands the partition's days with `extract.ingest.ingest_day(only=[endpoint])`
+(append-only and idempotent: an unchanged body adds no row), reports what it landed as metadata
+and evaluates its checks on the days it touched. URLs that still fail after the client's own
+retries fail the step once the rest is landed, so the step's retry policy fetches them again.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from orchestration import warehouse
+from orchestration.partitions import context_days, daily_partitions, single_run_backfill
+from orchestration.race_clock import RESULTS_GIVE_UP, RaceStart, day_is_over
+from orchestration.resources import PmuApiResource, PostgresResource
+
+ENDPOINTS = ("programme", "participants", "performances", "rapports")
+RAW_GROUP = "raw"
+API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds across runs
+NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
+                               jitter=dg.Jitter.PLUS_MINUS)
+
+
+def raw_asset_key(endpoint: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", warehouse.RAW_TABLES[endpoint]])
+
+
+# --- checks: pure functions over the latest programmes and what has landed -------------------
+
+def races_without_participants(programmes: dict[date, list[RaceStart]],
+                               landed: set[tuple[date, int, int]]) -> list[str]:
+    """Every race of the programme should have a participants body (cancelled ones excepted:
+    PMU may withdraw them before publishing a field)."""
+    return [r.race_id for races in programmes.values() for r in races
+            if not r.cancelled and r.key not in landed]
+
+
+def races_without_rapports(programmes: dict[date, list[RaceStart]], landed: set[tuple[date, int, int]],
+                           now: datetime) -> list[str]:
+    """Races run long enough ago that their rapports should be published, but none landed."""
+    return [r.race_id for races in programmes.values() for r in races
+            if not r.cancelled and r.start_at + RESULTS_GIVE_UP <= now and r.key not in landed]
+
+
+def stale_programme_days(programmes: dict[date, tuple[datetime | None, list[RaceStart]]],
+                         now: datetime) -> list[str]:
+    """Days that are over but whose latest programme was true before their last race started:
+    the warehouse has no results for them yet."""
+    stale = []
+    for day, (served_at, races) in sorted(programmes.items()):
+        if day_is_over(races, now) and (served_at is None or served_at < max(r.start_at for r in races)):
+            stale.append(day.isoformat())
+    return stale
+
+
+CHECKS: dict[str, list[tuple[str, str]]] = {
+    "programme": [("programme_published", "every day of the partition has a programme body"),
+                  ("programme_fresh", "days that are over have a programme captured after their last start")],
+    "participants": [("every_programme_race_has_participants",
+                      "every race of the latest programme has a participants body")],
+    "performances": [],
+    "rapports": [("finished_races_have_rapports",
+                  "races started more than 6 h ago have their rapports-definitifs")],
+}
+
+
+def _evaluate_checks(endpoint: str, conn, days: list[date], now: datetime) -> Iterator[dg.AssetCheckResult]:
+    key = raw_asset_key(endpoint)
+    latest = warehouse.latest_programmes(conn, days)
+    programmes = {day: races for day, (_, races) in latest.items()}
+    if endpoint == "programme":
+        missing = [d.isoformat() for d in days if d not in latest]
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="programme_published", passed=not missing,
+            severity=dg.AssetCheckSeverity.WARN,  # a day without racing is possible, so warn
+            metadata={"days": len(days), "days_without_programme": missing[:50]})
+        stale = stale_programme_days(latest, now)
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="programme_fresh", passed=not stale,
+            severity=dg.AssetCheckSeverity.WARN, metadata={"stale_days": stale[:50]})
+    elif endpoint == "participants":
+        missing = races_without_participants(programmes, warehouse.landed_race_keys(conn, endpoint, days))
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="every_programme_race_has_participants", passed=not missing,
+            metadata={"races": sum(len(r) for r in programmes.values()), "missing": len(missing),
+                      "missing_races": missing[:50]})
+    elif endpoint == "rapports":
+        missing = races_without_rapports(programmes, warehouse.landed_race_keys(conn, endpoint, days), now)
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="finished_races_have_rapports", passed=not missing,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"missing": len(missing), "missing_races": missing[:50]})
+
+
+def _merge_reports(reports: list) -> dict:
+    total = {"days": 0, "races": 0, "bodies_new": 0, "bodies_unchanged": 0, "not_published": 0,
+             "rejected": 0, "bytes_landed": 0}
+    failed: list[dict] = []
+    for report in reports:
+        values = report.as_dict()
+        for name in total:
+            total[name] += int(values.get(name) or 0)
+        failed.extend(values.get("failed") or [])
+    total["failed"] = failed
+    return total
+
+
+def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
+    key = raw_asset_key(endpoint)
+
+    @dg.asset(
+        key=key,
+        deps=[] if endpoint == "programme" else [raw_asset_key("programme")],
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        group_name=RAW_GROUP,
+        retry_policy=NETWORK_RETRY,
+        pool=API_POOL,
+        kinds={"python", "postgres"},
+        description=f"Untouched PMU `{endpoint}` bodies, one row per distinct snapshot (raw.{key.path[-1]}).",
+        check_specs=[dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECKS[endpoint]],
+    )
+    def _raw_asset(context: dg.AssetExecutionContext, postgres: PostgresResource, pmu_api: PmuApiResource):
+        from extract.ingest import ensure_raw_tables, ingest_day
+
+        days = context_days(context)
+        url = postgres.get_url()
+        ensure_raw_tables(url)
+        config = pmu_api.client_config()
+        reports = []
+        for day in days:
+            reports.append(ingest_day(day, config=config, db_url=url, only=[endpoint]))
+        summary = _merge_reports(reports)
+        context.log.info(f"{endpoint} {days[0]}..{days[-1]}: {summary | {'failed': len(summary['failed'])}}")
+        if summary["failed"]:
+            # What could be landed is landed (and will not be landed twice): fail so that the retry
+            # policy fetches the rest.
+            raise dg.Failure(
+                description=f"{len(summary['failed'])} {endpoint} request(s) failed",
+                metadata={"failed": summary["failed"][:50]},
+            )
+        with postgres.connection() as conn:
+            rows = warehouse.raw_rows(conn, endpoint, days)
+            table_mb = warehouse.table_megabytes(conn, f"raw.{key.path[-1]}")
+            checks = list(_evaluate_checks(endpoint, conn, days, datetime.now(UTC)))
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "days": len(days),
+                "races": summary["races"],
+                "bodies_new": summary["bodies_new"],
+                "bodies_unchanged": summary["bodies_unchanged"],
+                "not_published": summary["not_published"],
+                "rejected": summary["rejected"],
+                "mb_landed": round(summary["bytes_landed"] / 1e6, 3),
+                "table_mb": table_mb,
+            }
+        )
+        yield from checks
+
+    return _raw_asset
+
+
+raw_assets = [build_raw_asset(endpoint) for endpoint in ENDPOINTS]

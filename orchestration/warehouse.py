@@ -1,0 +1,94 @@
+"""The few warehouse reads the orchestration needs (sensors, checks, metadata). Table names come
+from a fixed list and are passed as identifiers; values are always query parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from psycopg2 import sql
+
+from orchestration.race_clock import RaceStart, races_from_programme
+
+RAW_TABLES = {
+    "programme": "pmu_programme",
+    "participants": "pmu_participants",
+    "performances": "pmu_performances",
+    "rapports": "pmu_rapports",
+}
+
+
+def _raw(endpoint: str) -> sql.Composed:
+    return sql.SQL("raw.{}").format(sql.Identifier(RAW_TABLES[endpoint]))
+
+
+def table_exists(conn, qualified_name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (qualified_name,))
+        return bool(cur.fetchone()[0])
+
+
+def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime | None, list[RaceStart]]]:
+    """For each day that has a programme landed: when its latest body was true, and its races."""
+    if not table_exists(conn, "raw.pmu_programme"):
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            select distinct on (race_date) race_date, served_at, body
+            from raw.pmu_programme
+            where race_date = any(%s)
+            order by race_date, served_at desc nulls last, raw_id desc
+            """,
+            (list(days),),
+        )
+        return {day: (served_at, races_from_programme(body, day)) for day, served_at, body in cur.fetchall()}
+
+
+def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[date, int, int]]:
+    """(race_date, meeting_num, race_num) of the races that have at least one body of `endpoint`."""
+    if not table_exists(conn, f"raw.{RAW_TABLES[endpoint]}"):
+        return set()
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("select distinct race_date, meeting_num, race_num from {} where race_date = any(%s)")
+            .format(_raw(endpoint)),
+            (list(days),),
+        )
+        return {(d, m, r) for d, m, r in cur.fetchall()}
+
+
+def raw_rows(conn, endpoint: str, days: Iterable[date]) -> int:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("select count(*) from {} where race_date = any(%s)").format(_raw(endpoint)),
+                    (list(days),))
+        return int(cur.fetchone()[0])
+
+
+def table_megabytes(conn, qualified_name: str) -> float:
+    with conn.cursor() as cur:
+        cur.execute("select pg_total_relation_size(to_regclass(%s))", (qualified_name,))
+        size = cur.fetchone()[0]
+    return round((size or 0) / 1e6, 3)
+
+
+def race_ids_in_table(conn, qualified_name: str, days: Iterable[date]) -> set[str]:
+    """Distinct race_id of a core table for the given race dates (empty when it does not exist)."""
+    if not table_exists(conn, qualified_name):
+        return set()
+    schema, name = qualified_name.split(".")
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("select distinct race_id from {}.{} where race_date = any(%s)")
+            .format(sql.Identifier(schema), sql.Identifier(name)),
+            (list(days),),
+        )
+        return {row[0] for row in cur.fetchall()}
+
+
+def raw_days(conn, endpoint: str = "programme") -> list[date]:
+    if not table_exists(conn, f"raw.{RAW_TABLES[endpoint]}"):
+        return []
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("select distinct race_date from {} order by 1").format(_raw(endpoint)))
+        return [row[0] for row in cur.fetchall()]

@@ -1,0 +1,301 @@
+"""Dagster definitions, the race clock and the automation, on a simulated clock.
+
+The timing rules are pure functions tested with hand-written race times; the schedule and sensors
+are then evaluated through Dagster's own contexts against a real PostgreSQL holding a real
+programme body (05/11/2025: first start 09:30 UTC, R2C1), with the clock set by the test.
+"""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import psycopg2.extras
+import pytest
+
+import orchestration
+from orchestration import automation, race_clock
+from orchestration.checks import run_days
+from orchestration.dbt_assets import model_layer
+from orchestration.partitions import daily_partitions, dbt_window_vars, window_days
+from orchestration.race_clock import RaceStart
+from orchestration.raw_assets import (
+    races_without_participants,
+    races_without_rapports,
+    raw_asset_key,
+    stale_programme_days,
+)
+from orchestration.resources import PostgresResource
+from pmu_core.settings import PROJECT_ROOT
+
+DAY = date(2025, 11, 5)
+
+
+def utc(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def race(meeting: int, number: int, start: datetime, status: str | None = None, day: date = DAY) -> RaceStart:
+    return RaceStart(day, meeting, number, start, status)
+
+
+# --- definitions ----------------------------------------------------------------------------------
+
+def test_definitions_load_with_raw_assets_jobs_schedule_and_sensors():
+    defs = orchestration.defs
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    for endpoint in ("programme", "participants", "performances", "rapports"):
+        key = raw_asset_key(endpoint)
+        assert key in keys
+        node = graph.get(key)
+        assert node.partitions_def == daily_partitions
+        assert node.group_name == "raw"
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    for job in ("morning_job", "results_job", "odds_snapshot_job", "daily_job"):
+        assert defs.resolve_job_def(job) is not None
+    schedule = defs.get_repository_def().get_schedule_def("morning_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 8 * * *", "Europe/Paris")
+    assert {s.name for s in defs.sensors} >= {"results_sensor", "pre_race_odds_sensor"}
+
+
+def test_partitions_are_paris_days_including_today():
+    assert daily_partitions.timezone == "Europe/Paris"
+    # 23:30 UTC on 5 Nov is already 6 Nov in Paris: the 6th is a partition at that moment.
+    keys = daily_partitions.get_partition_keys(current_time=utc(DAY, 23, 30))
+    assert keys[-1] == "2025-11-06"
+
+
+def test_dbt_sources_are_the_raw_assets_and_models_are_grouped_by_layer():
+    graph = orchestration.defs.resolve_asset_graph()
+    dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")]
+    if not dbt_keys:
+        pytest.skip("the dbt project has no models yet")
+    for key in dbt_keys:
+        node = graph.get(key)
+        # every upstream of a dbt model is either another dbt model or one of the raw assets
+        for parent in node.parent_keys:
+            assert parent.path[0] in ("raw", "staging", "intermediate", "marts"), parent
+        assert node.group_name.split("_full_rebuild")[0] in ("staging", "intermediate", "core", "features")
+    staging = [k for k in dbt_keys if k.path[0] == "staging"]
+    assert any(parent.path[0] == "raw" for k in staging for parent in graph.get(k).parent_keys)
+
+
+def test_model_layer_follows_the_deepest_known_folder():
+    assert model_layer(["pmu_warehouse", "staging", "pmu", "stg_pmu__programme"]) == "staging"
+    assert model_layer(["pmu_warehouse", "marts", "core", "race"]) == "core"
+    assert model_layer(["pmu_warehouse", "marts", "features", "feat_runner_pre_race"]) == "features"
+    assert model_layer(["pmu_warehouse", "elsewhere"]) == "warehouse"
+
+
+def test_window_days_and_dbt_vars_are_half_open():
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    # the DST change day (26/10/2025) is 25 hours long and still one day
+    days = window_days(datetime(2025, 10, 26, tzinfo=paris), datetime(2025, 10, 29, tzinfo=paris))
+    assert days == [date(2025, 10, 26), date(2025, 10, 27), date(2025, 10, 28)]
+    assert dbt_window_vars(days) == {"start_date": "2025-10-26", "end_date": "2025-10-29"}
+
+
+def test_run_days_from_partition_tags():
+    assert run_days({"dagster/partition": "2025-11-05"}) == [DAY]
+    assert run_days({"dagster/asset_partition_range_start": "2025-11-04",
+                     "dagster/asset_partition_range_end": "2025-11-06"}) == [
+        date(2025, 11, 4), DAY, date(2025, 11, 6)]
+    assert run_days({}) is None
+
+
+# --- the race clock ------------------------------------------------------------------------------
+
+def test_races_from_a_real_programme(shared_pmu):
+    body = json.loads((shared_pmu / "replay" / "05112025.json").read_text())
+    races = race_clock.races_from_programme(body, DAY)
+    assert len(races) == 63
+    first = races[0] if races[0].meeting_num == 1 else next(r for r in races if r.key == (DAY, 1, 1))
+    assert first.key == (DAY, 1, 1)
+    assert first.start_at == datetime(2025, 11, 5, 12, 12, tzinfo=UTC)  # 1762344720000 ms
+    assert first.race_id == "2025-11-05-R1-C1"
+    assert min(r.start_at for r in races) == utc(DAY, 9, 30)
+    assert max(r.start_at for r in races) == utc(DAY, 22, 45)
+
+
+def test_races_without_start_time_or_numbers_are_skipped():
+    body = {"programme": {"reunions": [
+        {"numOfficiel": 1, "courses": [{"numOrdre": 1, "heureDepart": 1762335000000},
+                                       {"numOrdre": 2}]},
+        {"courses": [{"numOrdre": 1, "heureDepart": 1762335000000}]},
+    ]}}
+    assert [r.key for r in race_clock.races_from_programme(body, DAY)] == [(DAY, 1, 1)]
+    assert race_clock.races_from_programme({}, DAY) == []
+
+
+def test_days_to_watch_are_yesterday_and_today_in_paris():
+    # 23:30 UTC on 5 Nov is 00:30 on 6 Nov in Paris
+    assert race_clock.days_to_watch(utc(DAY, 23, 30)) == [DAY, date(2025, 11, 6)]
+    assert race_clock.days_to_watch(utc(DAY, 12)) == [date(2025, 11, 4), DAY]
+
+
+def test_morning_partition_key_is_the_paris_day_of_the_tick():
+    from zoneinfo import ZoneInfo
+
+    tick = datetime(2025, 10, 26, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))  # DST day
+    assert race_clock.morning_partition_key(tick) == "2025-10-26"
+    # 23:00 UTC on 25 Oct is already the 26th in Paris (summer time)
+    assert race_clock.morning_partition_key(datetime(2025, 10, 25, 23, 0, tzinfo=UTC)) == "2025-10-26"
+
+
+def test_results_pending_window():
+    r1 = race(1, 1, utc(DAY, 12, 0))
+    r2 = race(1, 2, utc(DAY, 12, 30))
+    cancelled = race(1, 3, utc(DAY, 11, 0), "COURSE_ANNULEE")
+    races = [r1, r2, cancelled]
+    assert race_clock.results_pending(races, set(), utc(DAY, 12, 9)) == []       # not settled yet
+    assert race_clock.results_pending(races, set(), utc(DAY, 12, 10)) == [r1]    # settled at start+10
+    assert race_clock.results_pending(races, set(), utc(DAY, 12, 45)) == [r1, r2]
+    assert race_clock.results_pending(races, {r1.key}, utc(DAY, 12, 45)) == [r2]  # r1's rapports landed
+    assert race_clock.results_pending(races, set(), utc(DAY, 18, 0)) == [r2]      # 6 h: give up on r1
+    assert race_clock.results_pending(races, set(), utc(DAY, 18, 30)) == []
+
+
+def test_results_run_keys_new_race_or_retry_period():
+    r1 = race(1, 1, utc(DAY, 12, 0))
+    r2 = race(1, 2, utc(DAY, 12, 30))
+    at = race_clock.results_requests
+    assert at([r1, r2], set(), utc(DAY, 12, 10)) == {"2025-11-05": "results-2025-11-05-1210-0"}
+    assert at([r1, r2], set(), utc(DAY, 12, 24)) == {"2025-11-05": "results-2025-11-05-1210-0"}  # same run
+    assert at([r1, r2], set(), utc(DAY, 12, 25)) == {"2025-11-05": "results-2025-11-05-1210-1"}  # retry
+    assert at([r1, r2], set(), utc(DAY, 12, 40)) == {"2025-11-05": "results-2025-11-05-1240-0"}  # r2 due
+    assert at([r1, r2], {r1.key, r2.key}, utc(DAY, 12, 40)) == {}
+
+
+def test_results_requests_one_per_day():
+    late = race(5, 9, utc(DAY, 22, 45))
+    after_midnight = race(1, 1, utc(date(2025, 11, 6), 0, 5), day=date(2025, 11, 6))  # 01:05 Paris
+    requests = race_clock.results_requests([late, after_midnight], set(), utc(date(2025, 11, 6), 0, 30))
+    # late: due 22:55, 95 min ago = 6 retry periods; after_midnight: due 00:15, one period
+    assert requests == {"2025-11-05": "results-2025-11-05-2255-6", "2025-11-06": "results-2025-11-06-0015-1"}
+
+
+def test_odds_window_is_the_hour_before_each_start():
+    r1 = race(1, 1, utc(DAY, 12, 0))
+    cancelled = race(1, 2, utc(DAY, 12, 30), "COURSE_ANNULEE")
+    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 10, 59)) == []
+    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 11, 0)) == [r1]
+    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 11, 59)) == [r1]
+    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 12, 0)) == []  # started
+
+
+def test_odds_requests_one_per_five_minute_slot():
+    r1 = race(1, 1, utc(DAY, 12, 0))
+    slot = int(utc(DAY, 11, 30).timestamp()) // 300
+    assert race_clock.odds_requests([r1], utc(DAY, 11, 30)) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
+    assert race_clock.odds_requests([r1], utc(DAY, 11, 34, )) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
+    assert race_clock.odds_requests([r1], utc(DAY, 11, 35)) == {"2025-11-05": f"odds-2025-11-05-{slot + 1}"}
+    assert race_clock.odds_requests([r1], utc(DAY, 10, 0)) == {}
+
+
+# --- checks' pure parts -----------------------------------------------------------------------------
+
+def test_missing_participants_and_rapports():
+    r1 = race(1, 1, utc(DAY, 12, 0))
+    r2 = race(1, 2, utc(DAY, 12, 30))
+    cancelled = race(1, 3, utc(DAY, 13, 0), "COURSE_ANNULEE")
+    programmes = {DAY: [r1, r2, cancelled]}
+    assert races_without_participants(programmes, {r1.key}) == ["2025-11-05-R1-C2"]
+    assert races_without_participants(programmes, {r1.key, r2.key}) == []
+    assert races_without_rapports(programmes, set(), utc(DAY, 18, 10)) == ["2025-11-05-R1-C1"]
+    assert races_without_rapports(programmes, {r1.key}, utc(DAY, 23, 0)) == ["2025-11-05-R1-C2"]
+
+
+def test_stale_programme_days():
+    races = [race(1, 1, utc(DAY, 12, 0)), race(1, 2, utc(DAY, 15, 0))]
+    morning = {DAY: (utc(DAY, 8, 0), races)}
+    evening = {DAY: (utc(DAY, 21, 0), races)}
+    assert stale_programme_days(morning, utc(DAY, 14, 0)) == []            # day not over: not stale
+    assert stale_programme_days(morning, utc(DAY, 22, 0)) == ["2025-11-05"]
+    assert stale_programme_days(evening, utc(DAY, 22, 0)) == []
+
+
+# --- schedule and sensors through Dagster's contexts ----------------------------------------------
+
+def test_morning_schedule_requests_the_paris_day():
+    from zoneinfo import ZoneInfo
+
+    repository = orchestration.defs.get_repository_def()
+    schedule = repository.get_schedule_def("morning_schedule")
+
+    tick = datetime(2025, 11, 5, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                            repository_def=repository)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [(r.partition_key, r.run_key) for r in requests] == [("2025-11-05", "morning-2025-11-05")]
+    assert schedule.job_name == "morning_job"
+    selected = orchestration.defs.resolve_job_def("morning_job").asset_layer.executable_asset_keys
+    assert raw_asset_key("programme") in selected and raw_asset_key("participants") in selected
+    assert raw_asset_key("rapports") not in selected  # nothing to fetch before the races
+
+
+def _land_programme(db_url: str, body_path, day: date, served_at: datetime) -> None:
+    schema = (PROJECT_ROOT / "extract" / "schema.sql").read_text()
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(schema)
+        cur.execute(
+            """insert into raw.pmu_programme (race_date, client, url, http_status, fetched_at, served_at,
+                                              body_sha256, extractor_version, body)
+               values (%s, 1, %s, 200, now(), %s, repeat('0', 64), 'test', %s)""",
+            (day, f"programme/{day:%d%m%Y}", served_at,
+             psycopg2.extras.Json(json.loads(body_path.read_text()))),
+        )
+
+
+def _land_rapports_marker(db_url: str, day: date, meeting: int, number: int) -> None:
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """insert into raw.pmu_rapports (race_date, meeting_num, race_num, client, url, http_status,
+                                             fetched_at, served_at, body_sha256, extractor_version, body)
+               values (%s, %s, %s, 1, 'rapports', 200, now(), now(), repeat('0', 64), 'test', '[]'::jsonb)""",
+            (day, meeting, number),
+        )
+
+
+def _tick(sensor_name: str, db_url: str, now: datetime, monkeypatch) -> list[tuple[str, str]] | str:
+    monkeypatch.setattr(automation, "current_time", lambda: now)
+    repository = orchestration.defs.get_repository_def()
+    sensor = repository.get_sensor_def(sensor_name)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, repository_def=repository,
+                                          resources={"postgres": PostgresResource(url=db_url)})
+        result = sensor.evaluate_tick(context)
+    if result.skip_message:
+        return "skip"
+    return [(r.partition_key, r.run_key) for r in result.run_requests]
+
+
+def test_sensors_on_a_real_programme_with_a_simulated_clock(db_url, shared_pmu, monkeypatch):
+    _land_programme(db_url, shared_pmu / "replay" / "05112025.json", DAY, utc(DAY, 8, 55))
+
+    # 07:00 UTC: first start (09:30) is 2.5 h away: nothing to do
+    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 7, 0), monkeypatch) == "skip"
+    assert _tick("results_sensor", db_url, utc(DAY, 7, 0), monkeypatch) == "skip"
+    # 08:30: R2C1 starts within the hour -> odds snapshot of the day, slot of 08:30
+    slot = int(utc(DAY, 8, 30).timestamp()) // 300
+    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 8, 30), monkeypatch) == [
+        ("2025-11-05", f"odds-2025-11-05-{slot}")]
+    # 09:35: R2C1 started 5 min ago, not settled
+    assert _tick("results_sensor", db_url, utc(DAY, 9, 35), monkeypatch) == "skip"
+    # 09:41: R2C1 is due
+    assert _tick("results_sensor", db_url, utc(DAY, 9, 41), monkeypatch) == [
+        ("2025-11-05", "results-2025-11-05-0940-0")]
+    # 09:56: still missing, one retry period later
+    assert _tick("results_sensor", db_url, utc(DAY, 9, 56), monkeypatch) == [
+        ("2025-11-05", "results-2025-11-05-0940-1")]
+    # its rapports landed: nothing left to ask for until R2C2 (10:00) settles
+    _land_rapports_marker(db_url, DAY, 2, 1)
+    assert _tick("results_sensor", db_url, utc(DAY, 9, 57), monkeypatch) == "skip"
+    # after midnight Paris, the evening races of the day before are still watched
+    assert _tick("results_sensor", db_url, utc(DAY + timedelta(days=1), 0, 30), monkeypatch) == [
+        ("2025-11-05", "results-2025-11-05-2255-6")]
+    # a day with no programme landed: the sensors skip
+    assert _tick("results_sensor", db_url, utc(date(2025, 12, 1), 12, 0), monkeypatch) == "skip"
