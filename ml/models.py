@@ -21,6 +21,7 @@ import pandas as pd
 from ml.condlogit import ConditionalLogit
 from ml.frames import feature_columns, has_market, prepare
 from ml.groups import log_softmax_by_race, race_starts, win_targets
+from ml.metrics import pseudo_r2
 from ml.splits import race_folds
 
 KINDS = ("lgbm", "condlogit")
@@ -214,7 +215,7 @@ class WinModel:
             "runners": int(len(df)),
             "folds": len(rounds),
             "n_rounds": self.n_rounds,
-            "oof_log_p_model_mean": float(log_p_model.mean()),
+            "oof_pseudo_r2_model": pseudo_r2(np.exp(log_p_model), target, starts),
         }
         return self
 

@@ -13,6 +13,8 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_replay",
     "pmu_cli.cmd_demo",
     "pmu_cli.cmd_ingest",
+    "pmu_cli.cmd_ml",
+    "pmu_cli.cmd_ui",
 )
 
 

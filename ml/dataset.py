@@ -1,0 +1,130 @@
+"""Datasets from the feature marts: marts.feat_runner_pre_race joined to marts.fct_runner_result.
+
+Dates are inclusive on both ends (as on the command line). Non-runners are excluded. The market
+columns come from the mart (the latest odds snapshot served before its cut-off); cutoff="morning"
+replaces them by the odds of the latest participants body served before a local time of the race
+day (default 10:30 Europe/Paris, and always before the race's start), read from raw.pmu_participants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import numpy as np
+import pandas as pd
+
+from pmu_core import db
+
+FEATURES_TABLE = "marts.feat_runner_pre_race"
+RESULTS_TABLE = "marts.fct_runner_result"
+CUTOFFS = ("mart", "morning")
+
+_TRAINING_SQL = """
+select f.*, r.is_winner, r.finish_place, r.final_odds
+from marts.feat_runner_pre_race f
+join marts.fct_runner_result r on r.race_id = f.race_id and r.num_pmu = f.num_pmu
+where f.race_date between %(start)s and %(end)s
+  and not coalesce(r.is_non_runner, false)
+order by f.race_id, f.num_pmu
+"""
+
+# Scoring: every declared runner of the day not already known as a non-runner (results may not exist).
+_SCORING_SQL = """
+select f.*
+from marts.feat_runner_pre_race f
+left join marts.fct_runner_result r on r.race_id = f.race_id and r.num_pmu = f.num_pmu
+where f.race_date = %(day)s
+  and not coalesce(r.is_non_runner, false)
+order by f.race_id, f.num_pmu
+"""
+
+_MORNING_ODDS_SQL = """
+with snapshot as (
+    select distinct on (p.race_date, p.meeting_num, p.race_num)
+        p.race_date, p.meeting_num, p.race_num, p.served_at, p.body
+    from raw.pmu_participants as p
+    where p.race_date between %(start)s and %(end)s
+      and p.http_status = 200
+      and p.served_at < (p.race_date + %(cut)s::time) at time zone 'Europe/Paris'
+    order by p.race_date, p.meeting_num, p.race_num, p.served_at desc
+)
+select
+    to_char(s.race_date, 'YYYY-MM-DD') || '-R' || s.meeting_num || '-C' || s.race_num as race_id,
+    (x.runner ->> 'numPmu')::int as num_pmu,
+    (x.runner -> 'dernierRapportDirect' ->> 'rapport')::numeric as odds,
+    s.served_at
+from snapshot as s
+cross join lateral jsonb_array_elements(s.body -> 'participants') as x (runner)
+"""
+
+
+class MissingMartError(RuntimeError):
+    pass
+
+
+def _check_tables(cur, tables: tuple[str, ...]) -> None:
+    for table in tables:
+        cur.execute("select to_regclass(%s)", (table,))
+        if cur.fetchone()[0] is None:
+            raise MissingMartError(
+                f"{table} does not exist: build the feature marts first "
+                "(cd dbt_project && dbt build --select marts.features)"
+            )
+
+
+def _frame(cur) -> pd.DataFrame:
+    columns = [d.name for d in cur.description]
+    df = pd.DataFrame(cur.fetchall(), columns=columns)
+    for col in df.columns:  # numeric comes back as Decimal
+        if df[col].map(lambda v: isinstance(v, decimal.Decimal)).any():
+            df[col] = pd.to_numeric(df[col].astype(float), errors="coerce")
+    return df
+
+
+def load_dataset(
+    db_url: str | None, start: dt.date, end: dt.date, *, cutoff: str = "mart", morning_time: str = "10:30"
+) -> pd.DataFrame:
+    """Training/evaluation frame for races dated start..end (inclusive), with `won`."""
+    if cutoff not in CUTOFFS:
+        raise ValueError(f"cutoff must be one of {CUTOFFS}, not {cutoff!r}")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        _check_tables(cur, (FEATURES_TABLE, RESULTS_TABLE))
+        cur.execute(_TRAINING_SQL, {"start": start, "end": end})
+        df = _frame(cur)
+        if cutoff == "morning" and not df.empty:
+            cur.execute(_MORNING_ODDS_SQL, {"start": start, "end": end, "cut": morning_time})
+            morning = _frame(cur)
+            df = with_market(df, morning)
+    df["won"] = df["is_winner"].fillna(False).astype(bool).astype(float)
+    return df
+
+
+def load_scoring_frame(db_url: str | None, day: dt.date) -> pd.DataFrame:
+    """The day's declared runners with their pre-race features and market (no outcomes)."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        _check_tables(cur, (FEATURES_TABLE, RESULTS_TABLE))
+        cur.execute(_SCORING_SQL, {"day": day})
+        return _frame(cur)
+
+
+def with_market(df: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:
+    """Replace the mart's market columns by a snapshot's odds (race_id, num_pmu, odds, served_at),
+    ignoring snapshots served at or after the race's start: the odds then carry the result."""
+    snap = snapshot.rename(columns={"odds": "mkt_odds", "served_at": "mkt_served_at"})
+    out = df.drop(
+        columns=[
+            c for c in ("mkt_odds", "mkt_implied_prob", "mkt_odds_rank", "mkt_served_at") if c in df.columns
+        ]
+    ).merge(snap, on=["race_id", "num_pmu"], how="left")
+    if "race_start_at" in out.columns:
+        late = pd.to_datetime(out["mkt_served_at"], utc=True) >= pd.to_datetime(
+            out["race_start_at"], utc=True
+        )
+        out.loc[late.fillna(False), ["mkt_odds", "mkt_served_at"]] = np.nan
+    odds = pd.to_numeric(out["mkt_odds"], errors="coerce")
+    inverse = 1.0 / odds.where(odds > 1.0)
+    out["mkt_implied_prob"] = inverse / inverse.groupby(out["race_id"]).transform("sum")
+    out["mkt_odds_rank"] = odds.groupby(out["race_id"]).rank(method="min")
+    return out.sort_values(["race_id", "num_pmu"]).reset_index(drop=True)

@@ -1,0 +1,46 @@
+-- The model registry and published predictions (schema `modeling`). Idempotent: applied by
+-- ml.registry.ensure_tables() and, identically, by the pre-hook of the dbt mart ml_model_daily_accuracy.
+create schema if not exists modeling;
+
+create table if not exists modeling.models (
+    id bigint generated always as identity primary key,
+    name text not null,
+    version integer not null,
+    kind text not null,
+    trained_at timestamptz not null default now(),
+    train_start date,
+    train_end date,
+    feature_hash text not null,
+    features jsonb not null,
+    params jsonb not null,
+    metrics jsonb not null default '{}'::jsonb,
+    artifact_path text not null,
+    status text not null default 'candidate'
+        check (status in ('candidate', 'production', 'archived')),
+    unique (name, version)
+);
+
+create unique index if not exists models_one_production_per_name
+    on modeling.models (name) where status = 'production';
+
+create table if not exists modeling.predictions (
+    model_id bigint not null references modeling.models (id),
+    model_name text not null,
+    model_version integer not null,
+    race_id text not null,
+    race_date date not null,
+    num_pmu integer not null,
+    probability double precision not null check (probability >= 0 and probability <= 1),
+    p_model double precision,
+    rank integer not null,
+    fair_odds double precision not null,
+    market_odds double precision,
+    market_prob double precision,
+    market_served_at timestamptz,
+    edge double precision,
+    kelly_fraction double precision,
+    scored_at timestamptz not null default now(),
+    primary key (model_id, race_id, num_pmu)
+);
+
+create index if not exists predictions_race_date on modeling.predictions (race_date);

@@ -1,0 +1,189 @@
+"""`pmu train`, `pmu evaluate`, `pmu models list|promote`, `pmu score --date D`: the ML commands."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _add_data_args(parser) -> None:
+    parser.add_argument("--start", type=_date, required=True, help="first race date (YYYY-MM-DD)")
+    parser.add_argument("--end", type=_date, required=True, help="last race date, inclusive")
+    parser.add_argument(
+        "--cutoff",
+        choices=("mart", "morning"),
+        default="mart",
+        help="market at the feature mart's cut-off (default) or the morning snapshot",
+    )
+    parser.add_argument("--name", default=None, help="model name (default win_<kind>)")
+    parser.add_argument("--kind", choices=("lgbm", "condlogit"), default="lgbm")
+    parser.add_argument("--features", default=None, help="comma-separated f_* columns (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train a win model on the feature mart and register it")
+    _add_data_args(train)
+    train.add_argument("--promote", action="store_true", help="make it the production model of its name")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser("evaluate", help="walk-forward evaluation with metrics and plots")
+    _add_data_args(evaluate)
+    evaluate.add_argument("--min-train-days", type=int, default=28, help="race dates before the first test")
+    evaluate.add_argument("--test-days", type=int, default=7, help="race dates per walk-forward step")
+    evaluate.add_argument("--min-edge", type=float, default=0.05, help="value bet: p·odds - 1 above this")
+    evaluate.add_argument("--truth", type=Path, default=None, help="synthetic truth folder (DIR/truth)")
+    evaluate.add_argument(
+        "--out", type=Path, default=None, help="output folder (default PMU_HOME/evaluations/<name>/<time>)"
+    )
+    evaluate.add_argument("--model", default=None, help="NAME@VERSION: store the metrics on that model")
+    evaluate.set_defaults(func=run_evaluate)
+
+    models = subparsers.add_parser("models", help="the model registry")
+    sub = models.add_subparsers(dest="models_command", required=True)
+    listing = sub.add_parser("list", help="registered models")
+    listing.add_argument("--name", default=None)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=run_models_list)
+    promote = sub.add_parser("promote", help="make NAME@VERSION the production model of NAME")
+    promote.add_argument("ref", help="NAME@VERSION")
+    promote.set_defaults(func=run_models_promote)
+
+    score = subparsers.add_parser("score", help="score a day into modeling.predictions")
+    score.add_argument("--date", type=_date, required=True)
+    score.add_argument("--model", default=None, help="NAME@VERSION or NAME (default: the production model)")
+    score.set_defaults(func=run_score)
+
+
+def _model_factory(args):
+    from ml.models import WinModel
+
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    name = args.name or f"win_{args.kind}"
+    return lambda: WinModel(name=name, kind=args.kind, features=features, seed=args.seed)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def run_train(args) -> int:
+    from ml import registry
+    from ml.dataset import MissingMartError, load_dataset
+    from pmu_core import db
+
+    url = db.ensure_database()
+    try:
+        frame = load_dataset(url, args.start, args.end, cutoff=args.cutoff)
+        model = _model_factory(args)().fit(frame)
+    except (MissingMartError, ValueError) as exc:
+        return _fail(str(exc))
+    record = registry.register(url, model, metrics={"training": model.training, "cutoff": args.cutoff})
+    if args.promote:
+        record = registry.promote(url, record.label)
+    print(
+        f"registered {record.label} ({record.status}): {model.training['races']} races "
+        f"{model.training['start']}..{model.training['end']}, {len(model.features)} features, "
+        f"out-of-fold pseudo-R² {model.training['oof_pseudo_r2_model']:.4f}, artifacts {record.artifact_path}"
+    )
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from ml import registry
+    from ml.dataset import MissingMartError, load_dataset
+    from ml.evaluate import one_line, run_evaluation
+    from ml.truth import attach_truth, load_truth
+    from pmu_core import db
+    from pmu_core.settings import load_settings
+
+    url = db.ensure_database()
+    factory = _model_factory(args)
+    name = factory().name
+    out = args.out or (
+        load_settings().home / "evaluations" / name / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    )
+    try:
+        frame = load_dataset(url, args.start, args.end, cutoff=args.cutoff)
+        if args.truth:
+            frame = attach_truth(frame, load_truth(args.truth, args.start, args.end))
+        result = run_evaluation(
+            frame,
+            out,
+            factory,
+            min_train_days=args.min_train_days,
+            test_days=args.test_days,
+            min_edge=args.min_edge,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+    except (MissingMartError, ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    result["cutoff"] = args.cutoff
+    if args.model:
+        record = registry.get_model(url, args.model)
+        registry.set_metrics(url, record.id, record.metrics | {"evaluation": result})
+    print(one_line(result))
+    print(f"metrics and plots in {out}")
+    return 0
+
+
+def run_models_list(args) -> int:
+    from ml import registry
+    from pmu_core import db
+
+    records = registry.list_models(db.ensure_database(), args.name)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in records], default=str, indent=2))
+        return 0
+    if not records:
+        print("no models registered (pmu train --start D1 --end D2)")
+        return 0
+    print(f"{'id':>4}  {'model':<28} {'kind':<10} {'status':<11} {'trained_at':<20} {'window':<23} R²(oof)")
+    for r in records:
+        r2 = (r.metrics.get("training") or {}).get("oof_pseudo_r2_model")
+        window = f"{r.train_start}..{r.train_end}"
+        print(
+            f"{r.id:>4}  {r.label:<28} {r.kind:<10} {r.status:<11} {r.trained_at:%Y-%m-%d %H:%M:%S}  "
+            f"{window:<23} {'' if r2 is None else f'{r2:.4f}'}"
+        )
+    return 0
+
+
+def run_models_promote(args) -> int:
+    from ml import registry
+    from pmu_core import db
+
+    try:
+        record = registry.promote(db.ensure_database(), args.ref)
+    except (LookupError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"{record.label} is now the production model of {record.name}")
+    return 0
+
+
+def run_score(args) -> int:
+    from ml.dataset import MissingMartError
+    from ml.scoring import score_day
+    from pmu_core import db
+
+    try:
+        summary = score_day(db.ensure_database(), args.date, model_ref=args.model)
+    except (LookupError, MissingMartError, FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    print(
+        f"scored {summary['date']} with {summary['model']}: {summary['races']} races, "
+        f"{summary['runners']} runners"
+        + (f", {summary['value_bets']} value bets" if summary["runners"] else "")
+    )
+    return 0
