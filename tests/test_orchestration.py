@@ -299,3 +299,45 @@ def test_sensors_on_a_real_programme_with_a_simulated_clock(db_url, shared_pmu, 
         ("2025-11-05", "results-2025-11-05-2255-6")]
     # a day with no programme landed: the sensors skip
     assert _tick("results_sensor", db_url, utc(date(2025, 12, 1), 12, 0), monkeypatch) == "skip"
+
+
+# --- the instance `pmu ui` runs with --------------------------------------------------------------
+
+def test_instance_sqlite_by_default_with_pools_limited_to_one(tmp_path):
+    from orchestration.instance import write_instance
+
+    write_instance(tmp_path, "sqlite")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    assert (tmp_path / "storage").is_dir()
+
+
+def test_instance_postgres_storage_in_the_warehouse_database(db_url, tmp_path, monkeypatch):
+    from orchestration.instance import PG_URL_ENV, instance_yaml, sqlalchemy_url, write_instance
+
+    monkeypatch.setenv(PG_URL_ENV, sqlalchemy_url(db_url))
+    write_instance(tmp_path, "postgres")
+    assert db_url not in (tmp_path / "dagster.yaml").read_text()  # read from the environment
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.get_runs() == []
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from information_schema.tables"
+                    " where table_name in ('runs', 'event_logs')")
+        assert cur.fetchone()[0] == 2
+    with pytest.raises(ValueError, match="PMU_DAGSTER_STORAGE"):
+        instance_yaml(tmp_path, "mysql")
+
+
+def test_pmu_ui_is_a_command():
+    from pmu_cli.cmd_ui import ui_environment
+    from pmu_cli.main import build_parser
+
+    args = build_parser().parse_args(["ui", "--port", "3111"])
+    assert (args.host, args.port) == ("127.0.0.1", 3111)
+    url = "postgresql://postgres:@/pmu?host=/tmp/sock&port=5432"
+    env = ui_environment(url, PROJECT_ROOT / ".pmu" / "dagster")
+    assert env["PMU_DATABASE_URL"] == url and env["PMU_PGHOST"] == "/tmp/sock"
+    assert env["PMU_DAGSTER_PG_URL"] == "postgresql+psycopg2://postgres:@/pmu?host=/tmp/sock&port=5432"
+    assert env["DAGSTER_HOME"].endswith("dagster")

@@ -1,0 +1,46 @@
+"""`pmu ui`: the Dagster UI (`dagster dev -m orchestration`) on 127.0.0.1, with the warehouse's
+database and an instance under PMU_HOME/dagster (see orchestration/instance.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pmu_core import db
+from pmu_core.settings import PROJECT_ROOT, load_settings
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--storage", choices=("sqlite", "postgres"),
+                        default=os.environ.get("PMU_DAGSTER_STORAGE") or "sqlite",
+                        help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)")
+    parser.set_defaults(func=run_ui)
+
+
+def ui_environment(url: str, home: Path) -> dict[str, str]:
+    """What the Dagster processes need: where the instance lives and which database to use."""
+    from orchestration.instance import PG_URL_ENV, sqlalchemy_url
+
+    return {"DAGSTER_HOME": str(home), "PMU_DATABASE_URL": url, PG_URL_ENV: sqlalchemy_url(url),
+            **db.dbt_env(url)}
+
+
+def run_ui(args) -> int:
+    from orchestration.instance import dagster_home, write_instance
+
+    settings = load_settings()
+    url = db.ensure_database(settings)
+    home = dagster_home(settings)
+    write_instance(home, args.storage)
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster if dagster.exists() else "dagster"), "dev", "-m", "orchestration",
+               "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}, {args.storage} storage)",
+          flush=True)
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(command[0], command, {**os.environ, **ui_environment(url, home)})
+    return 0  # not reached
