@@ -1,0 +1,223 @@
+"""The extraction client and the small pure functions of extract/: backoff, Retry-After, the rate
+limiter's arithmetic, endpoint paths, reading races from a real programme, finality, CSV fields.
+HTTP behaviour is checked against the replay server over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from extract.client import (
+    ClientConfig,
+    PmuClient,
+    RateLimiter,
+    backoff_delay,
+    parse_http_date,
+    parse_retry_after,
+)
+from extract.endpoints import Race, api_path, day_is_final, parse_only, races_in_programme
+from extract.landing import csv_line, precheck_body
+from pmu_core.replay_server import FaultPlan, ReplayServerThread
+
+# ---- pure functions ----------------------------------------------------------------------------
+
+
+def test_backoff_doubles_until_the_cap_and_jitters_within_half_a_step():
+    assert backoff_delay(1, 0.5, 30, 0.0) == 0.25 and backoff_delay(1, 0.5, 30, 1.0) == 0.5
+    assert backoff_delay(3, 0.5, 30, 1.0) == 2.0  # 0.5 * 2**2
+    assert backoff_delay(20, 0.5, 30, 0.0) == 15.0 and backoff_delay(20, 0.5, 30, 1.0) == 30.0
+
+
+def test_retry_after_in_seconds_or_http_date():
+    now = datetime(2025, 11, 5, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("7", now) == 7.0
+    assert parse_retry_after("Wed, 05 Nov 2025 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Wed, 05 Nov 2025 11:00:00 GMT", now) == 0.0  # in the past: go now
+    assert parse_retry_after(None, now) is None and parse_retry_after("soon", now) is None
+
+
+def test_http_date_is_utc():
+    assert parse_http_date("Wed, 05 Nov 2025 07:55:23 GMT") == datetime(2025, 11, 5, 7, 55, 23, tzinfo=UTC)
+    assert parse_http_date("garbage") is None and parse_http_date(None) is None
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_rate_limiter_spaces_slots_and_forgets_idle_time():
+    clock = FakeClock()
+    limiter = RateLimiter(4.0, clock=clock)
+    assert [limiter.reserve() for _ in range(4)] == [0.0, 0.25, 0.5, 0.75]
+    clock.now += 10  # idle: no burst credit is saved up beyond the next slot
+    assert limiter.reserve() == 0.0 and limiter.reserve() == 0.25
+
+
+def test_rate_limiter_pause_holds_everyone_back_and_unlimited_never_waits():
+    clock = FakeClock()
+    unlimited = RateLimiter(None, clock=clock)
+    assert [unlimited.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    unlimited.pause_until_in(5)
+    assert unlimited.reserve() == 5.0
+
+
+def test_config_rejects_nonsense_and_reads_env(monkeypatch):
+    with pytest.raises(ValueError):
+        ClientConfig(base_url="http://x", requests_per_second=0)
+    with pytest.raises(ValueError):
+        ClientConfig(base_url="http://x", max_workers=0)
+    monkeypatch.setenv("PMU_API_BASE_URL", "http://127.0.0.1:1234/")
+    config = ClientConfig.from_env(client=61)
+    assert config.base_url == "http://127.0.0.1:1234" and config.client == 61
+    assert config.url("05112025") == "http://127.0.0.1:1234/rest/client/61/programme/05112025"
+
+
+def test_api_paths_of_the_four_endpoints():
+    day = date(2025, 11, 5)
+    assert api_path("programme", day) == "05112025"
+    assert api_path("participants", day, 1, 2) == "05112025/R1/C2/participants"
+    assert api_path("performances", day, 3, 10) == "05112025/R3/C10/performances-detaillees/pretty"
+    assert api_path("rapports", day, 1, 1) == "05112025/R1/C1/rapports-definitifs"
+    with pytest.raises(ValueError):
+        api_path("participants", day)
+
+
+def test_only_keeps_the_strict_order_and_refuses_unknown_names():
+    assert parse_only(["rapports,participants"]) == ("participants", "rapports")
+    assert parse_only(["rapports", "programme"]) == ("programme", "rapports")
+    assert parse_only(None) == ("programme", "participants", "performances", "rapports")
+    with pytest.raises(ValueError, match="odds"):
+        parse_only(["odds"])
+
+
+def test_races_of_a_real_programme(shared_pmu):
+    body = json.loads((shared_pmu / "replay" / "16112025.json").read_bytes())
+    races = races_in_programme(body)
+    meetings = body["programme"]["reunions"]
+    expected = {(m["numOfficiel"], c["numOrdre"]) for m in meetings for c in m["courses"]}
+    assert {(r.meeting, r.race) for r in races} == expected and len(races) == 110
+    cancelled = [r for r in races if r.status == "COURSE_ANNULEE"]
+    provisional = [r for r in races if r.status == "ARRIVEE_PROVISOIRE"]
+    assert len(cancelled) == 1 and cancelled[0].is_over
+    assert len(provisional) == 1 and not provisional[0].is_over
+
+
+def test_morning_programme_races_are_not_over(shared_pmu):
+    body = json.loads((shared_pmu / "snapshots" / "0855" / "05112025.json").read_bytes())
+    races = races_in_programme(body)
+    assert len(races) == 63 and not any(r.is_over for r in races)
+    with pytest.raises(ValueError, match="not a programme"):
+        races_in_programme({"participants": []})
+
+
+def test_day_is_final_rules():
+    day = date(2025, 11, 5)
+    over, running = Race(1, 1, "FIN_COURSE", True), Race(1, 2, "PROGRAMMEE", False)
+    evening = datetime(2025, 11, 5, 22, 0, tzinfo=UTC)
+    assert day_is_final(day, [over], evening, complete=True)
+    assert not day_is_final(day, [over], evening, complete=False)
+    assert not day_is_final(day, [over, running], evening, complete=True)
+    assert day_is_final(day, [over, running], evening + timedelta(days=3), complete=True)
+    assert not day_is_final(day, None, evening, complete=True)  # no programme yet: may come
+    assert day_is_final(day, None, evening + timedelta(days=3), complete=True)
+
+
+def test_precheck_body():
+    assert precheck_body(b'{"a": 1}') is None
+    assert precheck_body('{"a": "é"}'.encode()) is None
+    assert precheck_body(b"")[1] is True  # empty: transport, retry
+    assert precheck_body(b'{"a": "\x00"}')[1] is False
+    assert "UTF-8" in precheck_body(b'{"a": "\xff"}')[0]
+
+
+def test_csv_line_round_trips_quotes_backslashes_and_nulls():
+    body = b'{"a": "say \\"hi\\"\\n", "b": "c:\\\\d", "e": "x,y"}'
+    line = csv_line((1, None, "", "a\"b", body))
+    row = next(csv.reader(io.StringIO(line.decode())))
+    assert row == ["1", "", "", 'a"b', body.decode()]
+    assert line.startswith(b"1,,\"\",")  # NULL unquoted, empty string quoted: PostgreSQL tells them apart
+
+
+# ---- over HTTP, against the replay server --------------------------------------------------------
+
+def _day_dir(tmp_path):
+    (tmp_path / "05112025" / "R1" / "C1").mkdir(parents=True)
+    (tmp_path / "05112025.json").write_bytes(b'{"programme": {"reunions": []}}')
+    return tmp_path
+
+
+def _client(base_url, sleeps, **overrides):
+    config = ClientConfig(base_url=base_url, requests_per_second=None, backoff_base_seconds=0.01, **overrides)
+    return PmuClient(config, sleep=sleeps.append)
+
+
+def test_ok_and_not_published_are_one_request_each(tmp_path):
+    with ReplayServerThread(_day_dir(tmp_path)) as server:
+        sleeps = []
+        with _client(server.base_url, sleeps) as client:
+            ok = client.fetch("05112025")
+            missing = client.fetch("05112025/R1/C1/participants")
+        assert ok.status == "ok" and ok.body == (tmp_path / "05112025.json").read_bytes()
+        assert ok.served_at is not None and ok.attempts == 1
+        assert missing.status == "not_published" and missing.http_status == 204 and missing.attempts == 1
+        assert server.httpd.requests_served == 2 and sleeps == []
+
+
+def test_server_errors_are_retried_then_reported(tmp_path):
+    with ReplayServerThread(_day_dir(tmp_path), faults=FaultPlan(rate=1.0, kinds=("500",))) as server:
+        sleeps = []
+        with _client(server.base_url, sleeps, max_attempts=3) as client:
+            result = client.fetch("05112025")
+        assert result.status == "failed" and "HTTP 500" in result.reason and result.attempts == 3
+        assert server.httpd.requests_served == 3
+        assert len(sleeps) == 2 and sleeps[1] > sleeps[0] / 2  # backoff between tries, none after the last
+
+
+def test_retry_after_is_honoured(tmp_path):
+    faults = FaultPlan(rate=1.0, kinds=("429",), retry_after_seconds=2)
+    with ReplayServerThread(_day_dir(tmp_path), faults=faults) as server:
+        sleeps = []
+        with _client(server.base_url, sleeps, max_attempts=2) as client:
+            result = client.fetch("05112025")
+        assert result.status == "failed" and "HTTP 429" in result.reason
+        assert sleeps[0] >= 2.0  # waited what the server asked, not the 10 ms backoff
+
+
+def test_retry_after_longer_than_allowed_gives_up(tmp_path):
+    faults = FaultPlan(rate=1.0, kinds=("429",), retry_after_seconds=120)
+    with ReplayServerThread(_day_dir(tmp_path), faults=faults) as server:
+        sleeps = []
+        with _client(server.base_url, sleeps, max_attempts=5) as client:
+            result = client.fetch("05112025")
+        assert result.status == "failed" and "exceeds" in result.reason
+        assert server.httpd.requests_served == 1 and sleeps == []
+
+
+def test_read_timeout_is_retried(tmp_path):
+    faults = FaultPlan(rate=1.0, kinds=("slow",), slow_seconds=0.6)
+    with ReplayServerThread(_day_dir(tmp_path), faults=faults) as server:
+        sleeps = []
+        with _client(server.base_url, sleeps, max_attempts=2, read_timeout=0.2) as client:
+            result = client.fetch("05112025")
+        assert result.status == "failed" and result.reason.startswith("timeout") and result.attempts == 2
+
+
+def test_fetch_many_keeps_order_and_tags(tmp_path):
+    day = _day_dir(tmp_path)
+    for race in range(1, 6):
+        (day / "05112025" / "R1" / f"C{race}").mkdir(parents=True, exist_ok=True)
+        (day / "05112025" / "R1" / f"C{race}" / "participants.json").write_bytes(b'{"c": %d}' % race)
+    with ReplayServerThread(day) as server, _client(server.base_url, []) as client:
+        items = [(f"05112025/R1/C{race}/participants", race) for race in range(1, 8)]
+        results = client.fetch_many(items)
+    assert [r.tag for r in results] == list(range(1, 8))
+    assert [r.body for r in results[:5]] == [b'{"c": %d}' % race for race in range(1, 6)]
+    assert [r.status for r in results[5:]] == ["not_published", "not_published"]
