@@ -186,8 +186,10 @@ def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: dat
 
 
 def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: Lander,
-                progress: Progress | None) -> DayReport:
-    report = DayReport(day=day)
+                progress: Progress | None, report: DayReport | None = None) -> DayReport:
+    """Ingest one day into `report` (filled as batches commit, so that it is right even when
+    interrupted)."""
+    report = report or DayReport(day=day)
     programme: dict | None = None
     served_at: datetime | None = None
     if progress is not None:
@@ -267,6 +269,7 @@ def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None
     report = BackfillReport(start=start, end=end, days=(end - start).days + 1)
     done = final_days(url, start, end, config.client)
     bar = Progress(progress, "backfill")
+    current: DayReport | None = None
     try:
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
             for offset in range(report.days):
@@ -275,8 +278,13 @@ def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None
                     report.days_skipped += 1
                     report.days_final += 1
                     continue
-                report.add(_ingest_day(day, ENDPOINTS, client, lander, bar))
+                current = DayReport(day=day)
+                _ingest_day(day, ENDPOINTS, client, lander, bar, current)
+                report.add(current)
+                current = None
     except KeyboardInterrupt as exc:
+        if current is not None:  # the day in progress: its committed batches count
+            report.add(current)
         raise BackfillInterrupted(report) from exc
     finally:
         bar.close()

@@ -1,0 +1,163 @@
+"""Backfills are resumable: a `pmu backfill` killed with SIGKILL and rerun ends with exactly the rows
+of an uninterrupted run; a rerun skips days already landed and final; Ctrl-C keeps what was done."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from extract.client import ClientConfig
+from extract.ingest import backfill
+from pmu_core import db
+from pmu_core.replay_server import ReplayServerThread
+
+DAYS = ("26102025", "05112025", "16112025")
+TABLES = ("pmu_programme", "pmu_participants", "pmu_performances", "pmu_rapports")
+
+
+@pytest.fixture
+def other_db_url(server_url):
+    """A second fresh database on the same server (the uninterrupted run's)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')  # generated name, not input
+    url = db.url_for_database(server_url, name)
+    db.ensure_schemas(url)
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+@pytest.fixture
+def three_days(shared_pmu, tmp_path) -> Path:
+    """Three real days in a scratch replay root with an evening capture time each, so that
+    served_at is the same in every run (the shared folder has none and is read-only)."""
+    root = tmp_path / "replay"
+    root.mkdir()
+    for code in DAYS:
+        shutil.copyfile(shared_pmu / "replay" / f"{code}.json", root / f"{code}.json")
+        shutil.copytree(shared_pmu / "replay" / code, root / code)
+    captured = {code: f"{code[4:]}-{code[2:4]}-{code[:2]}T23:30:00+01:00" for code in DAYS}
+    (root / "_captured_at.json").write_text(json.dumps(captured))
+    return root
+
+
+def _snapshot(url: str) -> dict[str, list]:
+    """Every landed row but raw_id and fetched_at (our clock), in a stable order."""
+    rows = {}
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        for table in TABLES:
+            # table names are constants
+            cur.execute(f"select race_date, meeting_num, race_num, client, url, http_status, served_at, "
+                        f"body_sha256, extractor_version, body::text from raw.{table} "
+                        f"order by race_date, meeting_num nulls first, race_num nulls first, raw_id")
+            rows[table] = cur.fetchall()
+        cur.execute("select count(*) from raw.rejected_bodies")
+        rows["rejected"] = cur.fetchall()
+    return rows
+
+
+def _count(url: str, statement: str) -> int:
+    try:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchone()[0]
+    except psycopg2.errors.UndefinedTable:
+        return 0  # the run has not created the raw tables yet
+
+
+def _backfill_process(db_url: str, base_url: str, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PMU_DATABASE_URL=db_url, PMU_API_BASE_URL=base_url)
+    return subprocess.Popen([sys.executable, "-m", "pmu_cli.main", "backfill", "--start", "2025-10-26",
+                             "--end", "2025-11-16", "--no-progress", "--json", *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, "the backfill ended before the moment to interrupt it"
+        assert time.monotonic() < deadline, "the backfill made no progress"
+        time.sleep(0.02)
+
+
+def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(three_days, db_url, other_db_url):
+    with ReplayServerThread(three_days) as server:
+        # slowed down so that the kill lands mid-run: after day 2's participants, before its end
+        proc = _backfill_process(db_url, server.base_url, "--rps", "120")
+        _wait_for(lambda: _count(db_url, "select count(distinct race_date) from raw.pmu_participants") >= 2,
+                  proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        partial = _snapshot(db_url)
+
+        rerun = _backfill_process(db_url, server.base_url, "--rps", "0")
+        out, err = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, err
+        summary = json.loads(out)
+        # day 1 and the empty days before day 2 were final before the kill: not fetched again
+        assert summary["days_skipped"] >= 10 and summary["failed"] == []
+
+        whole = _backfill_process(other_db_url, server.base_url, "--rps", "0")
+        out_whole, err_whole = whole.communicate(timeout=300)
+        assert whole.returncode == 0, err_whole
+
+    expected = _snapshot(other_db_url)
+    assert sum(len(expected[t]) for t in TABLES) > 280  # the three days did land
+    assert sum(len(partial[t]) for t in TABLES) < sum(len(expected[t]) for t in TABLES)  # killed midway
+    assert _snapshot(db_url) == expected
+
+
+def _final_and_open_days(root: Path) -> None:
+    """05112025: every race over; 06112025: a race still to run."""
+    for code, over in (("05112025", True), ("06112025", False)):
+        course = {"numOrdre": 1, "statut": "ARRIVEE_DEFINITIVE" if over else "PROGRAMMEE"}
+        (root / f"{code}.json").write_text(json.dumps(
+            {"programme": {"reunions": [{"numOfficiel": 1, "courses": [course]}]}}))
+        (root / code / "R1" / "C1").mkdir(parents=True)
+        (root / code / "R1" / "C1" / "participants.json").write_text('{"participants": []}')
+    (root / "_captured_at.json").write_text(json.dumps(
+        {"05112025": "2025-11-05T22:00:00+01:00", "06112025": "2025-11-06T09:00:00+01:00"}))
+
+
+def test_rerun_skips_final_days_and_fetches_the_others_again(tmp_path, db_url):
+    _final_and_open_days(tmp_path)
+    with ReplayServerThread(tmp_path) as server:
+        config = ClientConfig(base_url=server.base_url, requests_per_second=None)
+        first = backfill(date(2025, 11, 5), date(2025, 11, 6), config=config, db_url=db_url, progress=False)
+        requests_first = server.httpd.requests_served
+        second = backfill(date(2025, 11, 5), date(2025, 11, 6), config=config, db_url=db_url, progress=False)
+        requests_second = server.httpd.requests_served - requests_first
+        # another client number is another source: nothing is skipped for it
+        other = backfill(date(2025, 11, 5), date(2025, 11, 5), config=ClientConfig(
+            base_url=config.base_url, client=7, requests_per_second=None), db_url=db_url, progress=False)
+    assert (first.days, first.days_skipped, first.days_final, first.bodies_new) == (2, 0, 1, 4)
+    assert requests_first == 8  # 2 days x (programme + participants + performances + rapports)
+    assert (second.days_skipped, second.bodies_new, second.bodies_unchanged) == (1, 0, 2)
+    assert requests_second == 4  # only the open day
+    assert other.days_skipped == 0 and other.bodies_unchanged == 2
+
+
+def test_ctrl_c_keeps_what_was_landed_and_says_how_to_resume(three_days, db_url):
+    with ReplayServerThread(three_days) as server:
+        proc = _backfill_process(db_url, server.base_url, "--rps", "100")
+        _wait_for(lambda: _count(db_url, "select count(*) from raw.pmu_participants") > 0, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    summary = json.loads(out)
+    assert summary["bodies_new"] == sum(_count(db_url, f"select count(*) from raw.{t}") for t in TABLES)
