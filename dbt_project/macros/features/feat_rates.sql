@@ -1,0 +1,33 @@
+{#- Rolling form of one entity (jockey, trainer, pair, sire...) from the outcome history, as a
+    lateral join: starts, wins and places in the last N days STRICTLY BEFORE the race day, so that
+    neither the race itself nor another race of the same day (whose result is not known at the
+    start) is counted. `match` is the join condition on `hist` (the history) and `runner`. -#}
+{% macro feat_rolling_form(alias, match, windows) -%}
+    left join lateral (
+        select
+            {%- for days in windows %}
+            count(*) filter (where hist.race_date >= runner.race_date - {{ days }}) as starts_{{ days }}d,
+            count(*) filter (where hist.race_date >= runner.race_date - {{ days }} and hist.is_winner)
+                as wins_{{ days }}d,
+            count(*) filter (where hist.race_date >= runner.race_date - {{ days }} and hist.is_placed)
+                as places_{{ days }}d{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ ref('feat_int_runner_outcome') }} as hist
+        where
+            {{ match }}
+            and hist.is_starter
+            and hist.race_date < runner.race_date
+            and hist.race_date >= runner.race_date - {{ windows | max }}
+    ) as {{ alias }} on true
+{%- endmacro %}
+
+{#- The f_ columns of one entity's rolling form: count, win rate, place rate per window. -#}
+{% macro feat_form_columns(alias, prefix, windows) -%}
+    {%- for days in windows %}
+    {{ alias }}.starts_{{ days }}d::double precision as f_{{ prefix }}_starts_{{ days }}d,
+    {{ feat_rate(alias ~ '.wins_' ~ days ~ 'd', alias ~ '.starts_' ~ days ~ 'd') }}::double precision
+        as f_{{ prefix }}_win_rate_{{ days }}d,
+    {{ feat_rate(alias ~ '.places_' ~ days ~ 'd', alias ~ '.starts_' ~ days ~ 'd') }}::double precision
+        as f_{{ prefix }}_place_rate_{{ days }}d{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

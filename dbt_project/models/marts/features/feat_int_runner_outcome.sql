@@ -1,0 +1,85 @@
+{#- One row per declared runner with what happened in the race (core race_participant: latest
+    snapshot, dead heats, disqualifications): the history that later race days' features are
+    computed from. Read only for race dates strictly before the race being featured, so its
+    post-race fields never reach that race's own row. Race context from the point-in-time model. -#}
+{{
+    config(
+        schema='intermediate',
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='race_date',
+        indexes=[
+            {'columns': ['race_date']},
+            {'columns': ['race_id', 'num_pmu'], 'unique': true},
+            {'columns': ['horse_key', 'race_date']},
+            {'columns': ['jockey_key', 'race_date']},
+            {'columns': ['trainer_key', 'race_date']},
+            {'columns': ['sire_key', 'race_date']},
+            {'columns': ['dam_sire_key', 'race_date']},
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+with runners as (
+    select
+        race_id,
+        race_date,
+        num_pmu,
+        horse_key,
+        jockey_key,
+        trainer_key,
+        participants_served_at as result_known_at,
+        -- a race counts as run once any runner is placed: is_winner is null before that
+        is_winner is not null as has_result,
+        coalesce(is_non_runner, false) as is_non_runner,
+        finish_place,
+        coalesce(is_winner, false) as is_winner,
+        final_odds,
+        nullif(reduction_km_s, 0) as seconds_per_km
+    from {{ ref('race_participant') }}
+    where {{ race_date_window('race_date') }}
+),
+
+per_race as (
+    select
+        race_id,
+        percentile_cont(0.5) within group (order by seconds_per_km) as race_median_seconds_per_km
+    from runners
+    where not is_non_runner
+    group by race_id
+)
+
+select
+    runners.race_id,
+    runners.race_date,
+    runners.num_pmu,
+    runners.result_known_at,
+    runners.horse_key,
+    runners.jockey_key,
+    runners.trainer_key,
+    pit.sire_key,
+    pit.dam_sire_key,
+    race.race_start_at,
+    race.discipline,
+    race.distance_m,
+    race.distance_band,
+    race.hippodrome_code,
+    race.going_penetrometre,
+    race.going_label,
+    race.prize_eur,
+    runners.has_result,
+    runners.is_non_runner,
+    runners.has_result and not runners.is_non_runner as is_starter,
+    runners.finish_place,
+    runners.is_winner,
+    coalesce(runners.finish_place <= 3, false) as is_placed,
+    runners.final_odds,
+    runners.seconds_per_km,
+    runners.seconds_per_km - per_race.race_median_seconds_per_km as seconds_per_km_vs_field
+from runners
+left join per_race on runners.race_id = per_race.race_id
+left join {{ ref('feat_int_runner_pit') }} as pit
+    on runners.race_id = pit.race_id and runners.num_pmu = pit.num_pmu
+left join {{ ref('feat_int_race_pit') }} as race
+    on runners.race_id = race.race_id

@@ -1,0 +1,203 @@
+{#- Contract 3: one row per declared runner per race with everything known BEFORE the race's
+    start. Sources, all point in time:
+      - race context and runner facts: the snapshots picked by feat_int_race_pit / feat_int_runner_pit
+        (the last ones known before the start / odds cut-off);
+      - history: feat_int_runner_outcome rows of race dates strictly before this race's date;
+      - market: odds of the last participants snapshot known before the cut-off, else null.
+    Incremental by race date (delete+insert), vars start_date / end_date as the core. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='race_date',
+        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}],
+        on_schema_change='fail',
+    )
+}}
+
+{%- set short_long = [90, 365] -%}
+
+with race as (
+    select * from {{ ref('feat_int_race_pit') }}
+    where {{ race_date_window('race_date') }}
+),
+
+runner_snapshot as (
+    select * from {{ ref('feat_int_runner_pit') }}
+    where {{ race_date_window('race_date') }}
+),
+
+field as (
+    -- the field as declared before the start (declared non-runners left out)
+    select
+        race_id,
+        count(*) filter (where not is_declared_non_runner) as field_size,
+        count(*) as declared_in_snapshot,
+        avg(career_earnings_eur) filter (where not is_declared_non_runner) as field_avg_earnings_eur,
+        min(handicap_distance_m) filter (where not is_declared_non_runner) as min_handicap_distance_m,
+        avg(weight_kg) filter (where not is_declared_non_runner) as field_avg_weight_kg,
+        sum(1 / odds_pre_cutoff) filter (where not is_declared_non_runner) as sum_inverse_odds,
+        -- normalising is only meaningful when the whole field is priced
+        bool_and(odds_pre_cutoff is not null) filter (where not is_declared_non_runner) as is_field_priced
+    from runner_snapshot
+    group by race_id
+),
+
+runner as (
+    select
+        runner_snapshot.*,
+        race.race_start_at,
+        race.discipline,
+        race.distance_m,
+        race.distance_band,
+        race.hippodrome_code,
+        race.going_penetrometre
+    from runner_snapshot
+    inner join race on runner_snapshot.race_id = race.race_id
+),
+
+featured as (
+    select
+        runner.race_id,
+        runner.race_date,
+        race.race_start_at,
+        runner.num_pmu,
+        runner.horse_key,
+        race.discipline,
+        race.distance_band,
+        race.hippodrome_code,
+        runner.jockey_key,
+        runner.trainer_key,
+        runner.is_declared_non_runner,
+        runner.is_pre_cutoff as is_pre_race_snapshot,
+
+        -- race context
+        race.distance_m::double precision as f_distance_m,
+        race.prize_eur::double precision as f_prize_eur,
+        ln(1 + race.prize_eur)::double precision as f_log_prize,
+        race.going_penetrometre::double precision as f_going_penetrometre,
+        field.field_size::double precision as f_field_size,
+        (race.discipline = 'PLAT')::int::double precision as f_is_flat,
+        (race.discipline = 'ATTELE')::int::double precision as f_is_trot_harness,
+        (race.discipline = 'MONTE')::int::double precision as f_is_trot_mounted,
+        (race.discipline in ('HAIE', 'STEEPLECHASE', 'CROSS'))::int::double precision as f_is_jump,
+        runner.draw::double precision as f_draw,
+        (runner.draw::numeric / nullif(field.field_size, 0))::double precision as f_draw_relative,
+        (runner.handicap_distance_m - field.min_handicap_distance_m)::double precision as f_handicap_distance_extra_m,
+        runner.weight_kg::double precision as f_weight_kg,
+        (runner.weight_kg - field.field_avg_weight_kg)::double precision as f_weight_vs_field_kg,
+        runner.handicap_rating::double precision as f_handicap_rating,
+        field.field_avg_earnings_eur::double precision as f_field_avg_earnings_eur,
+        ln((1 + runner.career_earnings_eur) / (1 + field.field_avg_earnings_eur))::double precision
+            as f_log_earnings_vs_field,
+
+        -- the horse: facts of the snapshot
+        runner.age::double precision as f_age,
+        runner.is_debut::int::double precision as f_is_debut,
+        runner.has_blinkers::int::double precision as f_has_blinkers,
+        runner.is_unshod::int::double precision as f_is_unshod,
+        runner.career_starts::double precision as f_career_starts,
+        {{ feat_rate('runner.career_wins', 'runner.career_starts') }}::double precision as f_career_win_rate,
+        {{ feat_rate('runner.career_places', 'runner.career_starts') }}::double precision as f_career_place_rate,
+        (runner.career_earnings_eur / nullif(runner.career_starts, 0))::double precision
+            as f_earnings_per_start_eur,
+        runner.year_earnings_eur::double precision as f_year_earnings_eur,
+
+        -- the horse: musique (newest first)
+        musique.runs::double precision as f_musique_runs,
+        musique.place_1::double precision as f_musique_place_1,
+        musique.place_2::double precision as f_musique_place_2,
+        musique.place_3::double precision as f_musique_place_3,
+        musique.avg_place_5::double precision as f_musique_avg_place_5,
+        musique.win_rate_5::double precision as f_musique_win_rate_5,
+        musique.top3_rate_5::double precision as f_musique_top3_rate_5,
+        musique.dnf_rate_5::double precision as f_musique_dnf_rate_5,
+
+        -- the horse: its earlier races in the warehouse
+        (runner.race_date - last_run.race_date)::double precision as f_days_since_last_run,
+        horse.starts_90d::double precision as f_runs_90d,
+        horse.starts_365d::double precision as f_runs_365d,
+        {{ feat_rate('horse.wins_365d', 'horse.starts_365d') }}::double precision as f_horse_win_rate_365d,
+        {{ feat_rate('horse.places_365d', 'horse.starts_365d') }}::double precision as f_horse_place_rate_365d,
+        last_run.finish_place::double precision as f_last_finish_place,
+        last_run.seconds_per_km_vs_field::double precision as f_speed_last_vs_field,
+        speed.best_vs_field::double precision as f_speed_best_vs_field_365d,
+        speed.best_seconds_per_km::double precision as f_speed_best_seconds_per_km_365d,
+        (race.distance_m - last_run.distance_m)::double precision as f_distance_change_m,
+        (race.hippodrome_code is distinct from last_run.hippodrome_code)::int::double precision
+            * (last_run.race_date is not null)::int as f_hippodrome_changed,
+        (race.going_penetrometre - last_run.going_penetrometre)::double precision as f_going_change,
+
+        -- connections
+        {{ feat_form_columns('jockey', 'jockey', short_long) }},
+        {{ feat_form_columns('trainer', 'trainer', short_long) }},
+        {{ feat_form_columns('pair', 'pair', [365]) }},
+        {{ feat_form_columns('sire', 'sire', [730]) }},
+        {{ feat_form_columns('dam_sire', 'dam_sire', [730]) }},
+
+        -- market
+        runner.odds_pre_cutoff::double precision as mkt_odds,
+        case
+            when not runner.is_declared_non_runner and field.is_field_priced
+                then ((1 / runner.odds_pre_cutoff) / field.sum_inverse_odds)::double precision
+        end as mkt_implied_prob,
+        case
+            when not runner.is_declared_non_runner and runner.odds_pre_cutoff is not null
+                then rank() over (
+                    partition by runner.race_id, (not runner.is_declared_non_runner and runner.odds_pre_cutoff is not null)
+                    order by runner.odds_pre_cutoff
+                )::int
+        end as mkt_odds_rank,
+        runner.odds_known_at as mkt_served_at
+    from runner
+    inner join race on runner.race_id = race.race_id
+    inner join field on runner.race_id = field.race_id
+    left join lateral (
+        select
+            count(*) as runs,
+            max(run.place_value) filter (where run.ord = 1) as place_1,
+            max(run.place_value) filter (where run.ord = 2) as place_2,
+            max(run.place_value) filter (where run.ord = 3) as place_3,
+            avg(run.place_value) filter (where run.ord <= 5) as avg_place_5,
+            avg(run.is_win::int) filter (where run.ord <= 5) as win_rate_5,
+            avg(run.is_top3::int) filter (where run.ord <= 5) as top3_rate_5,
+            avg(run.is_dnf::int) filter (where run.ord <= 5) as dnf_rate_5
+        from ({{ feat_musique_runs('runner.musique') }}) as run
+    ) as musique on runner.musique is not null
+    left join lateral (
+        select
+            hist.race_date,
+            hist.finish_place,
+            hist.seconds_per_km_vs_field,
+            hist.distance_m,
+            hist.hippodrome_code,
+            hist.going_penetrometre
+        from {{ ref('feat_int_runner_outcome') }} as hist
+        where
+            hist.horse_key = runner.horse_key
+            and hist.is_starter
+            and hist.race_date < runner.race_date
+        order by hist.race_date desc, hist.race_start_at desc
+        limit 1
+    ) as last_run on true
+    left join lateral (
+        select
+            min(hist.seconds_per_km_vs_field) as best_vs_field,
+            min(hist.seconds_per_km) as best_seconds_per_km
+        from {{ ref('feat_int_runner_outcome') }} as hist
+        where
+            hist.horse_key = runner.horse_key
+            and hist.is_starter
+            and hist.discipline = runner.discipline
+            and hist.race_date < runner.race_date
+            and hist.race_date >= runner.race_date - 365
+    ) as speed on true
+    {{ feat_rolling_form('horse', 'hist.horse_key = runner.horse_key', short_long) }}
+    {{ feat_rolling_form('jockey', 'hist.jockey_key = runner.jockey_key', short_long) }}
+    {{ feat_rolling_form('trainer', 'hist.trainer_key = runner.trainer_key', short_long) }}
+    {{ feat_rolling_form('pair', 'hist.jockey_key = runner.jockey_key and hist.trainer_key = runner.trainer_key', [365]) }}
+    {{ feat_rolling_form('sire', 'hist.sire_key = runner.sire_key and hist.discipline = runner.discipline and hist.distance_band = runner.distance_band', [730]) }}
+    {{ feat_rolling_form('dam_sire', 'hist.dam_sire_key = runner.dam_sire_key and hist.discipline = runner.discipline and hist.distance_band = runner.distance_band', [730]) }}
+)
+
+select * from featured
