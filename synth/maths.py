@@ -57,5 +57,5 @@ def harville(q: np.ndarray, ordered: list[int] | tuple[int, ...]) -> float:
 def dividend_cents(prob: float, takeout: float, minimum: int = 110, step: int = 10) -> int:
     """Pari-mutuel dividend in cents per 1 EUR for a combination the pool rated at `prob`,
     rounded down to `step` cents, never below `minimum` (PMU pays at least 1.10 EUR)."""
-    cents = int((1.0 - takeout) / max(prob, 1e-9) * 100.0)
+    cents = int((1.0 - takeout) / max(prob, 1e-9) * 100.0 + 1e-6)  # 69999.999... is 70000
     return max(minimum, cents - cents % step)
