@@ -181,6 +181,10 @@ class PmuClient:
         if session is None:
             session = requests.Session()
             session.headers.update(BROWSER_HEADERS)
+            # Proxy settings from the environment are read once here: with trust_env, requests
+            # re-reads them (and ~/.netrc) on every request, a large share of its per-request cost.
+            session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
+            session.trust_env = False
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)

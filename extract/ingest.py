@@ -22,6 +22,7 @@ import json
 import sys
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -130,14 +131,21 @@ class Progress:
 
 def _fetch_and_land(client: PmuClient, lander: Lander, items: list[tuple[str, BodyKey]], report: DayReport,
                     progress: Progress | None) -> dict[BodyKey, tuple[str, FetchResult]]:
-    """Fetch and land one endpoint's URLs; rejected bodies whose fault looks like transport are
-    fetched again (bounded rounds; a body rejected twice with the same bytes is not asked again).
-    Returns each key's final (outcome, result)."""
+    return _land_rounds(client, lander, items, client.fetch_many(items), report, progress)
+
+
+def _land_rounds(client: PmuClient, lander: Lander, items: list[tuple[str, BodyKey]],
+                 results: list[FetchResult], report: DayReport,
+                 progress: Progress | None) -> dict[BodyKey, tuple[str, FetchResult]]:
+    """Land one endpoint's fetched `results` (of `items`); rejected bodies whose fault looks like
+    transport are fetched again (bounded rounds; a body rejected twice with the same bytes is not
+    asked again). Returns each key's final (outcome, result)."""
     final: dict[BodyKey, tuple[str, FetchResult]] = {}
     last_reject: dict[BodyKey, str] = {}
     pending = items
     for round_num in range(1, client.config.max_attempts + 1):
-        results = client.fetch_many(pending)
+        if round_num > 1:
+            results = client.fetch_many(pending)
         batch = lander.land(results)
         report.requests += len(results)
         report.bodies_new += batch.count("new")
@@ -216,21 +224,35 @@ def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: 
         except ValueError as exc:
             report.failed.append({"url": client.config.url(api_path("programme", day)), "reason": str(exc)})
     report.races = len(races or [])
-    for endpoint in endpoints:
-        if endpoint == "programme" or not races:
-            continue
-        items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
-                 for r in races]
-        _fetch_and_land(client, lander, items, report, progress)
+    # Fetch endpoint N+1 while endpoint N lands (one landing at a time, in order): the network and
+    # the database work side by side. Leaving the block waits for the batch in flight, Ctrl-C too.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmu-land") as landing:
+        in_flight = None
+        for endpoint in endpoints:
+            if endpoint == "programme" or not races:
+                continue
+            items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
+                     for r in races]
+            results = client.fetch_many(items)
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = landing.submit(_land_rounds, client, lander, items, results, report, progress)
+        if in_flight is not None:
+            in_flight.result()
     if tuple(endpoints) == ENDPOINTS:
         report.is_final = day_is_final(day, races, served_at, complete=not report.failed)
         _record_day_run(lander, day, report, served_at)
     return report
 
 
+_ENSURED: set[str] = set()  # databases whose raw tables this process has already applied
+
+
 def _resolve_db(db_url: str | None) -> str:
     url = db_url or db.ensure_database()
-    ensure_raw_tables(url)
+    if url not in _ENSURED:
+        ensure_raw_tables(url)
+        _ENSURED.add(url)
     return url
 
 

@@ -1,10 +1,11 @@
 """Landing of fetched bodies into the raw tables: one transaction per batch, bulk `COPY` (CSV),
 no row-by-row inserts.
 
-A batch's bodies are copied into a temporary table, then one INSERT ... SELECT per batch stores
-those whose sha256 differs from the latest row landed for their key (date, meeting, race): a
-re-run adds nothing, a changed body (odds moved, results out) becomes a new snapshot. An advisory
-lock per day makes that compare-and-insert safe when two processes land the same day.
+Within the batch's transaction, under an advisory lock per day (so that two processes landing the
+same day cannot both append the same body), the latest sha256 of every key (date, meeting, race)
+is read in one query and only the bodies that differ are COPYed into the raw table, each parsed
+and written once: a re-run adds nothing, a changed body (odds moved, results out) becomes a new
+snapshot.
 
 Bodies PostgreSQL cannot store as jsonb (not JSON, truncated, `\\u0000`, not UTF-8 ...) go to
 raw.rejected_bodies with the reason and their original bytes. Every fetch outcome, body or not,
@@ -132,29 +133,13 @@ def ensure_raw_tables(db_url: str) -> None:
 
 # ---- the lander ------------------------------------------------------------------------------
 
-_LANDING_COLUMNS = ("idx", "race_date", "meeting_num", "race_num", "client", "url", "http_status",
-                    "fetched_at", "served_at", "body_sha256", "body")
+_BODY_COLUMNS = ("race_date", "meeting_num", "race_num", "client", "url", "http_status", "fetched_at",
+                 "served_at", "body_sha256", "extractor_version", "body")
 _LOG_COLUMNS = ("run_id", "endpoint", "race_date", "meeting_num", "race_num", "client", "url", "outcome",
                 "http_status", "attempts", "reason", "fetched_at", "served_at", "body_sha256", "body_bytes",
                 "extractor_version")
 _REJECT_COLUMNS = ("endpoint", "race_date", "meeting_num", "race_num", "client", "url", "http_status",
                    "fetched_at", "served_at", "reason", "body_sha256", "body_bytes")
-
-_CREATE_LANDING = """
-create temporary table if not exists _landing (
-    idx integer not null,
-    race_date date not null,
-    meeting_num integer,
-    race_num integer,
-    client smallint not null,
-    url text not null,
-    http_status smallint not null,
-    fetched_at timestamptz not null,
-    served_at timestamptz,
-    body_sha256 char(64) not null,
-    body text not null
-) on commit delete rows
-"""
 
 _COPY_BUFFER = 1 << 20
 
@@ -169,7 +154,10 @@ class Lander:
         self.conn = psycopg2.connect(db_url)
         self.conn.set_client_encoding("UTF8")
         with self.conn, self.conn.cursor() as cur:
-            cur.execute(_CREATE_LANDING)
+            # A commit lost to a *server* crash only means a rerun fetches that batch again (WAL
+            # order keeps the database consistent, and raw.day_runs is written last): not worth an
+            # fsync per batch.
+            cur.execute("set synchronous_commit = off")
 
     def close(self) -> None:
         self.conn.close()
@@ -181,6 +169,8 @@ class Lander:
         self.close()
 
     def land(self, results: Sequence[FetchResult]) -> BatchOutcome:
+        """One transaction: lock the day(s), read the latest hash of every key, COPY the bodies that
+        differ straight into the raw table, COPY rejections and the fetch log."""
         keys: list[BodyKey] = [r.tag for r in results]
         endpoints = {k.endpoint for k in keys}
         if len(endpoints) > 1:
@@ -193,7 +183,6 @@ class Lander:
         endpoint = keys[0].endpoint
         table = sql.Identifier("raw", RAW_TABLES[endpoint])
 
-        landing = io.BytesIO()
         shas: dict[int, str] = {}
         for idx, result in enumerate(results):
             if result.status != "ok":
@@ -204,55 +193,65 @@ class Lander:
             if problem is not None:
                 outcome.rejections[idx] = Rejection(problem[0], problem[1], shas[idx])
                 outcome.outcomes[idx] = "rejected"
-                continue
-            key = keys[idx]
-            # the body goes in as its own bytes (csv_field of bytes): no decode/encode of megabytes
-            landing.write(csv_line((idx, key.race_date, key.meeting_num, key.race_num, self.client,
-                                    result.url, result.http_status, result.fetched_at, result.served_at,
-                                    shas[idx], result.body)))
 
         with self.conn, self.conn.cursor() as cur:
-            for day in sorted({k.race_date for k in keys}):
+            # Every lander takes the day's lock before reading the latest hashes, so the read and the
+            # COPY below are one atomic compare-and-append even with other processes landing.
+            days = sorted({k.race_date for k in keys})
+            for day in days:
                 cur.execute("select pg_advisory_xact_lock(%s, %s)", (ADVISORY_LOCK_CLASS, day.toordinal()))
-            landing.seek(0)
-            cur.copy_expert(sql.SQL("copy _landing ({}) from stdin with (format csv)").format(
-                sql.SQL(", ").join(map(sql.Identifier, _LANDING_COLUMNS))), landing, size=_COPY_BUFFER)
-            pending = [i for i in shas if i not in outcome.rejections]
-            new_urls = self._insert_new(cur, table, endpoint, outcome, results, shas, pending)
-            for idx in pending:
+            latest = _latest_hashes(cur, table, days)
+            candidates = []
+            for idx in shas:
                 if outcome.outcomes[idx] == "":
-                    is_new = results[idx].url in new_urls
-                    outcome.outcomes[idx] = "new" if is_new else "unchanged"
-                    if is_new:
-                        outcome.bytes_new += len(results[idx].body)
+                    key = keys[idx]
+                    if latest.get((key.race_date, key.meeting_num, key.race_num)) == shas[idx]:
+                        outcome.outcomes[idx] = "unchanged"
+                    else:
+                        candidates.append(idx)
+            self._copy_bodies(cur, table, results, keys, shas, candidates, outcome)
             self._copy_rejections(cur, endpoint, results, keys, outcome)
             self._copy_log(cur, endpoint, results, keys, outcome, shas)
         return outcome
 
-    def _insert_new(self, cur, table, endpoint, outcome, results, shas, pending) -> set[str]:
-        """The one INSERT ... SELECT of the batch; when some body is not valid jsonb, find which
-        (pg_input_error_info), mark them rejected, and insert the rest."""
-        insert = _insert_statement(table, endpoint)
+    def _copy_bodies(self, cur, table, results, keys, shas, candidates, outcome) -> None:
+        """COPY the new bodies; if PostgreSQL refuses one as jsonb, ask it which and why
+        (pg_input_error_info), reject those, and COPY the rest."""
+        if not candidates:
+            return
         cur.execute("savepoint fast_path")
         try:
-            cur.execute(insert, {"version": EXTRACTOR_VERSION})
-            return {row[0] for row in cur.fetchall()}
+            self._copy_rows(cur, table, results, keys, shas, candidates)
         except psycopg2.DataError:
             cur.execute("rollback to savepoint fast_path")
-        cur.execute("""
-            select l.idx, e.sql_error_code, e.message, e.detail
-            from _landing as l cross join lateral pg_input_error_info(l.body, 'jsonb') as e
-            where e.message is not null
-        """)
-        bad = []
-        for idx, code, message, detail in cur.fetchall():
-            reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
-            outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
-            outcome.outcomes[idx] = "rejected"
-            bad.append(idx)
-        cur.execute("delete from _landing where idx = any(%s)", (bad,))
-        cur.execute(insert, {"version": EXTRACTOR_VERSION})
-        return {row[0] for row in cur.fetchall()}
+            cur.execute("""
+                select b.i, e.sql_error_code, e.message, e.detail
+                from unnest(%s::text[]) with ordinality as b (body, i)
+                cross join lateral pg_input_error_info(b.body, 'jsonb') as e
+                where e.message is not null
+            """, ([results[idx].body.decode("utf-8") for idx in candidates],))
+            for position, code, message, detail in cur.fetchall():
+                idx = candidates[position - 1]
+                reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
+                outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
+                outcome.outcomes[idx] = "rejected"
+            candidates = [idx for idx in candidates if idx not in outcome.rejections]
+            self._copy_rows(cur, table, results, keys, shas, candidates)
+        for idx in candidates:
+            outcome.outcomes[idx] = "new"
+            outcome.bytes_new += len(results[idx].body)
+
+    def _copy_rows(self, cur, table, results, keys, shas, indexes) -> None:
+        buffer = io.BytesIO()
+        for idx in indexes:
+            result, key = results[idx], keys[idx]
+            # the body goes in as its own bytes (csv_field of bytes): no decode/encode of megabytes
+            buffer.write(csv_line((key.race_date, key.meeting_num, key.race_num, self.client, result.url,
+                                   result.http_status, result.fetched_at, result.served_at, shas[idx],
+                                   EXTRACTOR_VERSION, result.body)))
+        buffer.seek(0)
+        cur.copy_expert(sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, _BODY_COLUMNS))), buffer, size=_COPY_BUFFER)
 
     def _copy_rejections(self, cur, endpoint, results, keys, outcome) -> None:
         if not outcome.rejections:
@@ -283,25 +282,12 @@ class Lander:
             sql.SQL(", ").join(map(sql.Identifier, _LOG_COLUMNS))), buffer, size=_COPY_BUFFER)
 
 
-def _insert_statement(table: sql.Composable, endpoint: str) -> sql.Composed:
-    # The latest row of a key is found through the (race_date, meeting_num, race_num, raw_id) index;
-    # a programme's key has null meeting and race.
-    if endpoint == "programme":
-        same_key = sql.SQL("t.meeting_num is null and t.race_num is null")
-    else:
-        same_key = sql.SQL("t.meeting_num = l.meeting_num and t.race_num = l.race_num")
-    return sql.SQL("""
-        insert into {table} (race_date, meeting_num, race_num, client, url, http_status, fetched_at,
-                             served_at, body_sha256, extractor_version, body)
-        select l.race_date, l.meeting_num, l.race_num, l.client, l.url, l.http_status, l.fetched_at,
-               l.served_at, l.body_sha256, %(version)s, l.body::jsonb
-        from _landing as l
-        where l.body_sha256 is distinct from (
-            select t.body_sha256 from {table} as t
-            where t.race_date = l.race_date and {same_key}
-            order by t.raw_id desc
-            limit 1
-        )
-        order by l.idx
-        returning url
-    """).format(table=table, same_key=same_key)
+def _latest_hashes(cur, table: sql.Composable, days: list[date]) -> dict[tuple, str]:
+    """(race_date, meeting_num, race_num) -> sha256 of the latest row landed for that key."""
+    cur.execute(sql.SQL("""
+        select distinct on (race_date, meeting_num, race_num) race_date, meeting_num, race_num, body_sha256
+        from {}
+        where race_date = any(%s)
+        order by race_date, meeting_num, race_num, raw_id desc
+    """).format(table), (days,))
+    return {(d, m, r): sha for d, m, r, sha in cur.fetchall()}

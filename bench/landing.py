@@ -1,0 +1,159 @@
+"""Landing throughput: the extractor over HTTP versus a plain COPY of the same bodies.
+
+Lands every real day of `../shared/pmu/replay` through `pmu replay-server` (a separate process, no
+rate limit, default concurrency) with `extract.ingest.ingest_day`, then, in the same run, COPYs the
+very bodies that landed straight from disk into a bare one-column jsonb table. Each is repeated
+(fresh tables each time) and the median kept. Writes bench/results/landing.json and prints one line.
+
+Target: the extractor reaches at least 50% of plain COPY's MB/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from extract.client import ClientConfig  # noqa: E402
+from extract.ingest import ingest_day  # noqa: E402
+from extract.landing import csv_field, ensure_raw_tables  # noqa: E402
+from pmu_core import db  # noqa: E402
+from pmu_core.settings import shared_pmu_dir  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "landing.json"
+RAW_TABLES = ("raw.pmu_programme", "raw.pmu_participants", "raw.pmu_performances", "raw.pmu_rapports",
+              "raw.rejected_bodies", "raw.fetch_log", "raw.day_runs")
+
+
+# `pmu replay-server` with TCP_NODELAY on its sockets. The stock server writes the headers and the
+# body of a 200 in two sends: Nagle holds the body until the client's delayed ACK (~40 ms on Linux),
+# so every body costs 40 ms whatever the extractor does (the live API has no such stall).
+_NODELAY_SERVER = ("import sys; from pmu_core.replay_server import ReplayHandler; "
+                   "ReplayHandler.disable_nagle_algorithm = True; "
+                   "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))")
+
+
+def start_replay_server(root: Path, nodelay: bool = True) -> tuple[subprocess.Popen, str]:
+    launcher = ["-c", _NODELAY_SERVER] if nodelay else ["-m", "pmu_cli.main"]
+    proc = subprocess.Popen([sys.executable, *launcher, "replay-server", "--root", str(root),
+                             "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    first_line = proc.stdout.readline()
+    return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
+
+
+def replay_days(root: Path) -> list:
+    return sorted(datetime.strptime(p.stem, "%d%m%Y").date() for p in root.glob("[0-9]" * 8 + ".json"))
+
+
+def reset(url: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("truncate " + ", ".join(RAW_TABLES))  # constants only
+        cur.execute("drop table if exists bench_plain")
+        cur.execute("create table bench_plain (body jsonb not null)")
+
+
+def run_extractor(url: str, base_url: str, days: list) -> tuple[float, int, int]:
+    """Seconds, bytes landed, requests."""
+    config = ClientConfig(base_url=base_url, requests_per_second=None)
+    started = time.perf_counter()
+    landed = requests = 0
+    for day in days:
+        report = ingest_day(day, config=config, db_url=url)
+        if report.failed:
+            raise RuntimeError(f"{day}: {report.failed[:3]}")
+        landed += report.bytes_landed
+        requests += report.requests
+    return time.perf_counter() - started, landed, requests
+
+
+def landed_files(url: str, base_url: str, root: Path) -> list[Path]:
+    prefix = base_url + "/rest/client/1/programme/"
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select url from raw.fetch_log where outcome = 'new' order by fetch_id")
+        return [root / (row[0].removeprefix(prefix) + ".json") for row in cur.fetchall()]
+
+
+def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
+    """Seconds and bytes of reading the files and COPYing them into a bare jsonb table."""
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    size = 0
+    for path in files:
+        body = path.read_bytes()
+        size += len(body)
+        buffer.write(csv_field(body) + b"\n")
+    buffer.seek(0)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.copy_expert("copy bench_plain (body) from stdin with (format csv)", buffer, size=1 << 20)
+    return time.perf_counter() - started, size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    root = shared_pmu_dir() / "replay"
+    if not root.is_dir():
+        print(f"bench/landing: real recordings not found at {root} (set PMU_SHARED_DIR)", file=sys.stderr)
+        return 1
+    days = replay_days(root)
+    server_url = db.database_url()
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')  # generated name
+    url = db.url_for_database(server_url, name)
+    proc, base_url = start_replay_server(root)
+    try:
+        ensure_raw_tables(url)
+        extractor, plain = [], []
+        for _ in range(args.repeats):
+            reset(url)
+            seconds, size, requests = run_extractor(url, base_url, days)
+            extractor.append(size / 1e6 / seconds)
+            files = landed_files(url, base_url, root)
+            copy_seconds, copy_size = run_plain_copy(url, files)
+            assert copy_size == size, (copy_size, size)
+            plain.append(copy_size / 1e6 / copy_seconds)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+    figures = {
+        "days": len(days),
+        "bodies": len(files),
+        "requests_per_run": requests,
+        "mb": round(size / 1e6, 3),
+        "repeats": args.repeats,
+        "extractor_mb_per_s": round(statistics.median(extractor), 2),
+        "plain_copy_mb_per_s": round(statistics.median(plain), 2),
+        "ratio": round(statistics.median(extractor) / statistics.median(plain), 3),
+        "target_ratio": 0.5,
+        "extractor_runs_mb_per_s": [round(v, 2) for v in extractor],
+        "plain_copy_runs_mb_per_s": [round(v, 2) for v in plain],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
+          f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5) "
+          f"over {figures['mb']} MB, {len(files)} bodies, {requests} requests")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
