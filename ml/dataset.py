@@ -98,7 +98,14 @@ def load_dataset(
             morning = _frame(cur)
             df = with_market(df, morning)
     df["won"] = df["is_winner"].fillna(False).astype(bool).astype(float)
-    return df
+    return without_declared_non_runners(df)
+
+
+def without_declared_non_runners(df: pd.DataFrame) -> pd.DataFrame:
+    """Runners the feature mart marks as declared non-runners before the start take no part."""
+    if "is_declared_non_runner" not in df.columns:
+        return df
+    return df.loc[~df["is_declared_non_runner"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
 def load_scoring_frame(db_url: str | None, day: dt.date) -> pd.DataFrame:
@@ -106,7 +113,7 @@ def load_scoring_frame(db_url: str | None, day: dt.date) -> pd.DataFrame:
     with db.connection(db_url) as conn, conn.cursor() as cur:
         _check_tables(cur, (FEATURES_TABLE, RESULTS_TABLE))
         cur.execute(_SCORING_SQL, {"day": day})
-        return _frame(cur)
+        return without_declared_non_runners(_frame(cur))
 
 
 def with_market(df: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:

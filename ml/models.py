@@ -36,11 +36,39 @@ DEFAULT_LGBM_PARAMS = {
     "lambda_l2": 1.0,
     "verbose": -1,
     "num_threads": 2,
+    "deterministic": True,
+    "force_row_wise": True,
 }
+
+# Fields known only after the race (shared/pmu/README.md): a feature named after one of them (f_<name>...)
+# is refused whatever its table says. The feature marts' leakage tests check the values themselves.
+POST_RACE_FIELDS = (
+    "finish_place",
+    "is_winner",
+    "won",
+    "final_odds",
+    "ordre_arrivee",
+    "temps_obtenu",
+    "reduction_km_race",
+    "incident",
+    "commentaire_apres_course",
+    "duree_course",
+    "rapport",
+    "dividend",
+    "is_placed",
+    "result",
+)
 
 
 def feature_hash(features: list[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(features)).encode()).hexdigest()[:16]
+
+
+def check_pre_race_names(features: list[str]) -> None:
+    """Refuse features whose name says they are known only after the race."""
+    leaky = [f for f in features if f.lower().removeprefix("f_").startswith(POST_RACE_FIELDS)]
+    if leaky:
+        raise ValueError(f"post-race columns cannot be pre-race features: {leaky}")
 
 
 def relative_features(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -181,6 +209,7 @@ class WinModel:
             self.features = (
                 available if self.kind == "lgbm" else choose_baseline_features(df, available, self.baseline_k)
             )
+        check_pre_race_names(self.features)
         unknown = sorted(set(self.features) - set(available))
         if unknown:
             raise ValueError(f"features not in the frame: {unknown}")

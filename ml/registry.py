@@ -170,4 +170,3 @@ def promote(db_url: str | None, ref: str) -> ModelRecord:
             (record.id,),
         )
         return ModelRecord(*cur.fetchone())
-

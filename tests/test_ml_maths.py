@@ -233,3 +233,13 @@ def test_save_and_load_give_the_same_predictions(world, tmp_path):
         np.testing.assert_allclose(a["p_combined"], b["p_combined"], rtol=1e-9)
         assert (tmp_path / kind / "manifest.json").exists() and (tmp_path / kind / "calibrator.json").exists()
     assert (tmp_path / "lgbm" / "model.txt").read_text().startswith("tree")
+
+
+def test_post_race_columns_are_refused_as_features():
+    df = simulate_races(5, 5, seed=10)
+    df["f_final_odds"] = df["final_odds"]
+    df["f_finish_place"] = 1.0
+    with pytest.raises(ValueError, match="post-race"):
+        WinModel(kind="condlogit").fit(df)
+    with pytest.raises(ValueError, match="f_final_odds"):
+        WinModel(features=["f_x0", "f_final_odds"]).fit(df)
