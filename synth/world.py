@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -101,7 +102,7 @@ class Race:
     margin: list[int | None] = field(default_factory=list)  # galop: index into catalog.MARGINS
     winner_time_ms: int = 0
 
-    @property
+    @cached_property
     def race_id(self) -> str:
         return f"{self.day.isoformat()}-R{self.meeting}-C{self.num}"
 
@@ -389,7 +390,7 @@ class World:
                 else:
                     going, label, surface = None, None, None
                     corde = "CORDE_GAUCHE" if rng.random() < 0.7 else "CORDE_DROITE"
-                name = f"PRIX {self._unique_horse_name()}"
+                name = f"PRIX {self.sire_name[int(rng.integers(0, len(self.sire_name)))]}"
                 races.append(Race(day=day, meeting=r_index, num=c_index, circuit=circuit, track=track,
                                   discipline=str(discipline), distance=distance, prize=prize,
                                   category=category, start_ms=start_ms, going=going, going_label=label,
