@@ -3,7 +3,8 @@
 Lands every real day of `../shared/pmu/replay` through `pmu replay-server` (a separate process, no
 rate limit, default concurrency) with `extract.ingest.ingest_day`, then, in the same run, COPYs the
 very bodies that landed straight from disk into a bare one-column jsonb table. Each is repeated
-(fresh tables each time) and the median kept. Writes bench/results/landing.json and prints one line.
+(fresh tables each time) and the median kept. Also times the same GETs with no database at all (the
+floor HTTP sets). Writes bench/results/landing.json and prints one line.
 
 Target: the extractor reaches at least 50% of plain COPY's MB/s.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,8 +28,8 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extract.client import ClientConfig  # noqa: E402
-from extract.ingest import ingest_day  # noqa: E402
+from extract.client import ClientConfig, PmuClient  # noqa: E402
+from extract.ingest import ingest_days  # noqa: E402
 from extract.landing import csv_field, ensure_raw_tables  # noqa: E402
 from pmu_core import db  # noqa: E402
 from pmu_core.settings import shared_pmu_dir  # noqa: E402
@@ -65,24 +67,39 @@ def reset(url: str) -> None:
 
 
 def run_extractor(url: str, base_url: str, days: list) -> tuple[float, int, int]:
-    """Seconds, bytes landed, requests."""
+    """Seconds, bytes landed, requests: `ingest_days` of every day (what `pmu backfill` runs),
+    default concurrency, no rate limit."""
     config = ClientConfig(base_url=base_url, requests_per_second=None)
     started = time.perf_counter()
-    landed = requests = 0
-    for day in days:
-        report = ingest_day(day, config=config, db_url=url)
-        if report.failed:
-            raise RuntimeError(f"{day}: {report.failed[:3]}")
-        landed += report.bytes_landed
-        requests += report.requests
-    return time.perf_counter() - started, landed, requests
+    report = ingest_days(days, config=config, db_url=url)
+    seconds = time.perf_counter() - started
+    if report.failed:
+        raise RuntimeError(f"extractor failed: {report.failed[:3]}")
+    return seconds, report.bytes_landed, report.requests
 
 
 def landed_files(url: str, base_url: str, root: Path) -> list[Path]:
+    """The files behind the bodies the extractor stored, from its fetch log."""
     prefix = base_url + "/rest/client/1/programme/"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("select url from raw.fetch_log where outcome = 'new' order by fetch_id")
         return [root / (row[0].removeprefix(prefix) + ".json") for row in cur.fetchall()]
+
+
+def run_http_only(url: str, base_url: str) -> float:
+    """Seconds to GET the very URLs the extractor asked for (same client, same concurrency), with
+    no database at all: the floor that HTTP puts under the extractor."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select url from raw.fetch_log order by fetch_id")
+        prefix = base_url + "/rest/client/1/programme/"
+        paths = [(row[0].removeprefix(prefix), None) for row in cur.fetchall()]
+    with PmuClient(ClientConfig(base_url=base_url, requests_per_second=None)) as client:
+        started = time.perf_counter()
+        results = client.fetch_many(paths)
+        seconds = time.perf_counter() - started
+    if any(r.status == "failed" for r in results):
+        raise RuntimeError("HTTP-only pass failed")
+    return seconds
 
 
 def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
@@ -119,11 +136,12 @@ def main() -> int:
     proc, base_url = start_replay_server(root)
     try:
         ensure_raw_tables(url)
-        extractor, plain = [], []
+        extractor, plain, http_only = [], [], []
         for _ in range(args.repeats):
             reset(url)
             seconds, size, requests = run_extractor(url, base_url, days)
             extractor.append(size / 1e6 / seconds)
+            http_only.append(size / 1e6 / run_http_only(url, base_url))
             files = landed_files(url, base_url, root)
             copy_seconds, copy_size = run_plain_copy(url, files)
             assert copy_size == size, (copy_size, size)
@@ -144,14 +162,19 @@ def main() -> int:
         "plain_copy_mb_per_s": round(statistics.median(plain), 2),
         "ratio": round(statistics.median(extractor) / statistics.median(plain), 3),
         "target_ratio": 0.5,
+        "http_only_mb_per_s": round(statistics.median(http_only), 2),
+        "http_only_ratio": round(statistics.median(http_only) / statistics.median(plain), 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "extractor_runs_mb_per_s": [round(v, 2) for v in extractor],
         "plain_copy_runs_mb_per_s": [round(v, 2) for v in plain],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
-          f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5) "
-          f"over {figures['mb']} MB, {len(files)} bodies, {requests} requests")
+          f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5; HTTP alone "
+          f"{figures['http_only_ratio']}) over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
+          f"load {figures['load_average_1min']} on {figures['cpus']} CPUs")
     return 0
 
 

@@ -36,7 +36,7 @@ from extract.landing import BodyKey, Lander, ensure_raw_tables
 from pmu_core import db
 
 __all__ = ["ENDPOINTS", "BackfillInterrupted", "BackfillReport", "DayReport", "backfill", "ensure_raw_tables",
-           "ingest_day"]
+           "ingest_day", "ingest_days"]
 
 
 @dataclass
@@ -288,15 +288,28 @@ def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     url = _resolve_db(db_url)
-    report = BackfillReport(start=start, end=end, days=(end - start).days + 1)
-    done = final_days(url, start, end, config.client)
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    return _run_days(days, final_days(url, start, end, config.client), config, url, progress)
+
+
+def ingest_days(days: Sequence[date], *, config: ClientConfig, db_url: str | None = None,
+                progress: bool = False) -> BackfillReport:
+    """Ingest the given days in order (all endpoints, none skipped) with one client and one
+    database connection for all of them."""
+    if not days:
+        raise ValueError("no days to ingest")
+    return _run_days(sorted(days), set(), config, _resolve_db(db_url), progress)
+
+
+def _run_days(days: list[date], skip: set[date], config: ClientConfig, url: str,
+              progress: bool) -> BackfillReport:
+    report = BackfillReport(start=days[0], end=days[-1], days=len(days))
     bar = Progress(progress, "backfill")
     current: DayReport | None = None
     try:
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
-            for offset in range(report.days):
-                day = start + timedelta(days=offset)
-                if day in done:
+            for day in days:
+                if day in skip:
                     report.days_skipped += 1
                     report.days_final += 1
                     continue
