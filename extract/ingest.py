@@ -51,7 +51,8 @@ class DayReport:
     rejected: int = 0  # bodies refused as jsonb (kept in raw.rejected_bodies), retried or not
     failed: list[dict] = field(default_factory=list)  # {url, reason}: nothing landed for that URL
     bytes_landed: int = 0  # bytes of the new bodies stored
-    is_final: bool = False
+    is_final: bool = False  # assessed after a full ingest only (all endpoints)
+    endpoints: list[str] = field(default_factory=lambda: list(ENDPOINTS))
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -198,6 +199,7 @@ def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: 
     """Ingest one day into `report` (filled as batches commit, so that it is right even when
     interrupted)."""
     report = report or DayReport(day=day)
+    report.endpoints = list(endpoints)
     programme: dict | None = None
     served_at: datetime | None = None
     if progress is not None:

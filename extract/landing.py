@@ -2,8 +2,9 @@
 no row-by-row inserts.
 
 Within the batch's transaction, under an advisory lock per day (so that two processes landing the
-same day cannot both append the same body), the latest sha256 of every key (date, meeting, race)
-is read in one query and only the bodies that differ are COPYed into the raw table, each parsed
+same day cannot both append the same body), the latest content sha256 of every key (date, meeting,
+race; volatile stamps such as `timestampPMU` blanked) is read in one query and only the bodies
+that differ are COPYed into the raw table, each parsed
 and written once: a re-run adds nothing, a changed body (odds moved, results out) becomes a new
 snapshot.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +72,20 @@ class BatchOutcome:
 
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+# Stamps the API puts in a body on every call: `"timestampPMU": {...}` (server time) and `"cached":
+# true|false`. Only a real key can match: inside a JSON string the quotes would be escaped.
+_VOLATILE = re.compile(rb'"timestampPMU"\s*:\s*\{[^{}]*\}|"cached"\s*:\s*(?:true|false)')
+
+
+def content_sha256(body: bytes, body_sha256: str | None = None) -> str:
+    """sha256 of the body with its volatile stamps blanked: equal for two fetches of unchanged
+    content. `body_sha256` (of the exact bytes) is reused when there is nothing to blank."""
+    blanked, count = _VOLATILE.subn(b"", body)
+    if count == 0:
+        return body_sha256 or sha256_hex(body)
+    return sha256_hex(blanked)
 
 
 def precheck_body(body: bytes) -> tuple[str, bool] | None:
@@ -134,7 +150,7 @@ def ensure_raw_tables(db_url: str) -> None:
 # ---- the lander ------------------------------------------------------------------------------
 
 _BODY_COLUMNS = ("race_date", "meeting_num", "race_num", "client", "url", "http_status", "fetched_at",
-                 "served_at", "body_sha256", "extractor_version", "body")
+                 "served_at", "body_sha256", "content_sha256", "extractor_version", "body")
 _LOG_COLUMNS = ("run_id", "endpoint", "race_date", "meeting_num", "race_num", "client", "url", "outcome",
                 "http_status", "attempts", "reason", "fetched_at", "served_at", "body_sha256", "body_bytes",
                 "extractor_version")
@@ -184,11 +200,13 @@ class Lander:
         table = sql.Identifier("raw", RAW_TABLES[endpoint])
 
         shas: dict[int, str] = {}
+        contents: dict[int, str] = {}
         for idx, result in enumerate(results):
             if result.status != "ok":
                 outcome.outcomes[idx] = "not_published" if result.status == "not_published" else "failed"
                 continue
             shas[idx] = sha256_hex(result.body)
+            contents[idx] = content_sha256(result.body, shas[idx])
             problem = precheck_body(result.body)
             if problem is not None:
                 outcome.rejections[idx] = Rejection(problem[0], problem[1], shas[idx])
@@ -205,23 +223,23 @@ class Lander:
             for idx in shas:
                 if outcome.outcomes[idx] == "":
                     key = keys[idx]
-                    if latest.get((key.race_date, key.meeting_num, key.race_num)) == shas[idx]:
+                    if latest.get((key.race_date, key.meeting_num, key.race_num)) == contents[idx]:
                         outcome.outcomes[idx] = "unchanged"
                     else:
                         candidates.append(idx)
-            self._copy_bodies(cur, table, results, keys, shas, candidates, outcome)
+            self._copy_bodies(cur, table, results, keys, shas, contents, candidates, outcome)
             self._copy_rejections(cur, endpoint, results, keys, outcome)
             self._copy_log(cur, endpoint, results, keys, outcome, shas)
         return outcome
 
-    def _copy_bodies(self, cur, table, results, keys, shas, candidates, outcome) -> None:
+    def _copy_bodies(self, cur, table, results, keys, shas, contents, candidates, outcome) -> None:
         """COPY the new bodies; if PostgreSQL refuses one as jsonb, ask it which and why
         (pg_input_error_info), reject those, and COPY the rest."""
         if not candidates:
             return
         cur.execute("savepoint fast_path")
         try:
-            self._copy_rows(cur, table, results, keys, shas, candidates)
+            self._copy_rows(cur, table, results, keys, shas, contents, candidates)
         except psycopg2.DataError:
             cur.execute("rollback to savepoint fast_path")
             cur.execute("""
@@ -236,19 +254,19 @@ class Lander:
                 outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
                 outcome.outcomes[idx] = "rejected"
             candidates = [idx for idx in candidates if idx not in outcome.rejections]
-            self._copy_rows(cur, table, results, keys, shas, candidates)
+            self._copy_rows(cur, table, results, keys, shas, contents, candidates)
         for idx in candidates:
             outcome.outcomes[idx] = "new"
             outcome.bytes_new += len(results[idx].body)
 
-    def _copy_rows(self, cur, table, results, keys, shas, indexes) -> None:
+    def _copy_rows(self, cur, table, results, keys, shas, contents, indexes) -> None:
         buffer = io.BytesIO()
         for idx in indexes:
             result, key = results[idx], keys[idx]
             # the body goes in as its own bytes (csv_field of bytes): no decode/encode of megabytes
             buffer.write(csv_line((key.race_date, key.meeting_num, key.race_num, self.client, result.url,
                                    result.http_status, result.fetched_at, result.served_at, shas[idx],
-                                   EXTRACTOR_VERSION, result.body)))
+                                   contents[idx], EXTRACTOR_VERSION, result.body)))
         buffer.seek(0)
         cur.copy_expert(sql.SQL("copy {} ({}) from stdin with (format csv)").format(
             table, sql.SQL(", ").join(map(sql.Identifier, _BODY_COLUMNS))), buffer, size=_COPY_BUFFER)
@@ -283,9 +301,10 @@ class Lander:
 
 
 def _latest_hashes(cur, table: sql.Composable, days: list[date]) -> dict[tuple, str]:
-    """(race_date, meeting_num, race_num) -> sha256 of the latest row landed for that key."""
+    """(race_date, meeting_num, race_num) -> content sha256 of the latest row landed for that key."""
     cur.execute(sql.SQL("""
-        select distinct on (race_date, meeting_num, race_num) race_date, meeting_num, race_num, body_sha256
+        select distinct on (race_date, meeting_num, race_num)
+            race_date, meeting_num, race_num, coalesce(content_sha256, body_sha256)
         from {}
         where race_date = any(%s)
         order by race_date, meeting_num, race_num, raw_id desc

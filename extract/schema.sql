@@ -1,7 +1,7 @@
 -- Raw landing tables: one per endpoint, append-only. `body` is the untouched response as jsonb;
--- where/when it came from sits beside it. A body equal (sha256) to the latest one landed for the
--- same key (endpoint, race_date, meeting_num, race_num) is not stored again, so every row is a
--- distinct snapshot. No index on the jsonb column (bulk COPY speed); a btree on the key serves
+-- where/when it came from sits beside it. A body equal (content_sha256, below) to the latest one
+-- landed for the same key (endpoint, race_date, meeting_num, race_num) is not stored again, so
+-- every row is a distinct snapshot. No index on the jsonb column (bulk COPY speed); a btree on the key serves
 -- dedupe and dbt's incremental windows.
 create schema if not exists raw;
 
@@ -28,6 +28,15 @@ create index if not exists pmu_programme_key on raw.pmu_programme (race_date, me
 create index if not exists pmu_participants_key on raw.pmu_participants (race_date, meeting_num, race_num, raw_id);
 create index if not exists pmu_performances_key on raw.pmu_performances (race_date, meeting_num, race_num, raw_id);
 create index if not exists pmu_rapports_key on raw.pmu_rapports (race_date, meeting_num, race_num, raw_id);
+
+-- content_sha256: sha256 of the body with the server's volatile stamps blanked (`timestampPMU`, the
+-- `cached` flags: they change on every call while the content does not); what "same body as the
+-- latest" compares, so that re-fetching an unchanged day adds nothing, live API included.
+-- body_sha256 stays the sha256 of the exact bytes. (Added after the first release: `if not exists`.)
+alter table raw.pmu_programme add column if not exists content_sha256 char(64);
+alter table raw.pmu_participants add column if not exists content_sha256 char(64);
+alter table raw.pmu_performances add column if not exists content_sha256 char(64);
+alter table raw.pmu_rapports add column if not exists content_sha256 char(64);
 
 -- Bodies that could not be landed as jsonb (not JSON, truncated, \u0000 ...): kept byte for byte.
 create table if not exists raw.rejected_bodies (

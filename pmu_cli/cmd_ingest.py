@@ -74,7 +74,11 @@ def format_summary(data: dict) -> str:
         head = (f"days {data['days']} ({data['start']} .. {data['end']}): {data['days_skipped']} skipped as "
                 f"already final, {data['days_final']} final now")
     else:
-        head = f"day {data['day']}: {'final' if data['is_final'] else 'not final yet'}"
+        if data["endpoints"] != list(ENDPOINTS):
+            state = f"only {', '.join(data['endpoints'])}"
+        else:
+            state = "final" if data["is_final"] else "not final yet (a later run will fetch it again)"
+        head = f"day {data['day']}: {state}"
     lines = [
         head,
         f"races {data['races']}, requests {data['requests']}",

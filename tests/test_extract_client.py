@@ -20,7 +20,7 @@ from extract.client import (
     parse_retry_after,
 )
 from extract.endpoints import Race, api_path, day_is_final, parse_only, races_in_programme
-from extract.landing import csv_line, precheck_body
+from extract.landing import content_sha256, csv_line, precheck_body, sha256_hex
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
 # ---- pure functions ----------------------------------------------------------------------------
@@ -221,3 +221,20 @@ def test_fetch_many_keeps_order_and_tags(tmp_path):
     assert [r.tag for r in results] == list(range(1, 8))
     assert [r.body for r in results[:5]] == [b'{"c": %d}' % race for race in range(1, 6)]
     assert [r.status for r in results[5:]] == ["not_published", "not_published"]
+
+
+def test_content_hash_ignores_the_servers_stamps_only(shared_pmu):
+    body = (shared_pmu / "replay" / "05112025.json").read_bytes()
+    stamp = json.dumps(json.loads(body)["timestampPMU"]).encode()
+    assert body.count(b'"timestampPMU"') == 1
+    restamped = body.replace(b'"cached": false', b'"cached": true').replace(
+        b'"timestamp": ' + stamp.split(b'"timestamp": ')[1].split(b",")[0], b'"timestamp": 1')
+    assert restamped != body and sha256_hex(restamped) != sha256_hex(body)
+    assert content_sha256(restamped) == content_sha256(body)
+    changed = body.replace(b'"distance": 3000', b'"distance": 3100', 1)
+    assert content_sha256(changed) != content_sha256(body)
+    # a string that merely mentions the key is content, not a stamp
+    one, two = b'{"nom": "\\"cached\\": true"}', b'{"nom": "\\"cached\\": false"}'
+    assert content_sha256(one) != content_sha256(two)
+    plain = b'{"participants": []}'
+    assert content_sha256(plain) == sha256_hex(plain)

@@ -275,3 +275,24 @@ def test_client_number_is_in_the_url_and_the_row(tmp_path, db_url, replay_server
     ingest_day(DAY, config=config_for(base, client=client), db_url=db_url)
     rows = query(db_url, "select client, url from raw.pmu_participants")
     assert rows == [(client, f"{base}/rest/client/{client}/programme/05112025/R1/C1/participants")]
+
+
+def test_a_body_differing_only_by_the_servers_stamps_is_not_stored_again(tmp_path, db_url, replay_server):
+    """The live API stamps every programme with its clock (`timestampPMU`) and `cached` flags:
+    fetching an unchanged day again must still add nothing, while a real change is a snapshot."""
+    def programme(stamp: int, cached: str, status: str) -> bytes:
+        return (b'{"programme": {"cached": ' + cached.encode() + b', "reunions": [{"numOfficiel": 1, '
+                b'"courses": [{"numOrdre": 1, "statut": "' + status.encode() + b'"}]}]}, '
+                b'"timestampPMU": {"timestamp": ' + str(stamp).encode() + b', "timezoneOffset": 3600000}}')
+
+    bodies = [programme(1, "false", "PROGRAMMEE"), programme(2, "true", "PROGRAMMEE"),
+              programme(3, "false", "FIN_COURSE")]
+    for number, body in enumerate(bodies):
+        root = tmp_path / str(number)
+        root.mkdir()
+        (root / "05112025.json").write_bytes(body)
+        ingest_day(DAY, config=config_for(replay_server(root)), db_url=db_url, only=["programme"])
+    rows = query(db_url, "select body_sha256, content_sha256 from raw.pmu_programme order by raw_id")
+    assert [r[0] for r in rows] == [sha(tmp_path / n / "05112025.json") for n in ("0", "2")]
+    outcomes = query(db_url, "select outcome from raw.fetch_log order by fetch_id")
+    assert outcomes == [("new",), ("unchanged",), ("new",)]
