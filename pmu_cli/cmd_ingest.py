@@ -8,6 +8,8 @@ import json
 import sys
 from datetime import date
 
+import psycopg2
+
 from extract.client import ClientConfig
 from extract.endpoints import ENDPOINTS, parse_only
 from extract.ingest import BackfillInterrupted, backfill, ingest_day
@@ -97,13 +99,22 @@ def _print(data: dict, as_json: bool) -> None:
     print(json.dumps(data, indent=2) if as_json else format_summary(data), flush=True)
 
 
+def _database_error(command: str, exc: psycopg2.Error) -> int:
+    print(f"pmu {command}: database error: {str(exc).strip()} (what was committed before is kept)",
+          file=sys.stderr)
+    return 1
+
+
 def _run_ingest(args) -> int:
     try:
         only = parse_only(args.only)
     except ValueError as exc:
         print(f"pmu ingest: {exc}", file=sys.stderr)
         return 2
-    report = ingest_day(args.date, config=_config(args), only=only, progress=not args.no_progress)
+    try:
+        report = ingest_day(args.date, config=_config(args), only=only, progress=not args.no_progress)
+    except psycopg2.Error as exc:
+        return _database_error("ingest", exc)
     _print(report.as_dict(), args.json)
     return 1 if report.failed else 0
 
@@ -118,5 +129,7 @@ def _run_backfill(args) -> int:
         _print(exc.report.as_dict(), args.json)
         print("interrupted: what was landed is kept; rerun the same command to resume", file=sys.stderr)
         return 130
+    except psycopg2.Error as exc:
+        return _database_error("backfill", exc)
     _print(report.as_dict(), args.json)
     return 1 if report.failed else 0
