@@ -247,21 +247,16 @@ def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: 
     return report
 
 
-_ENSURED: set[str] = set()  # databases whose raw tables this process has already applied
-
-
 def _resolve_db(db_url: str | None) -> str:
     url = db_url or db.ensure_database()
-    if url not in _ENSURED:
-        ensure_raw_tables(url)
-        _ENSURED.add(url)
+    ensure_raw_tables(url)  # idempotent, a few ms: cheaper than trusting a cache across resets
     return url
 
 
 def ingest_day(day: date, *, config: ClientConfig, db_url: str | None = None,
                only: Sequence[str] | None = None, progress: bool = False) -> DayReport:
     """Fetch and land one day (all endpoints, or `only` those, still in their strict order)."""
-    endpoints = parse_only(list(only) if only else None)
+    endpoints = parse_only([only] if isinstance(only, str) else list(only) if only else None)
     url = _resolve_db(db_url)
     bar = Progress(progress, day.isoformat())
     try:

@@ -132,14 +132,31 @@ def bytea_hex(body: bytes) -> str:
 
 # ---- schema ----------------------------------------------------------------------------------
 
+# True when everything schema.sql creates is there. Checked first because even a no-op `alter
+# table ... if not exists` or `create index if not exists` takes a lock that would queue behind
+# (and then block) dbt reading the raw tables.
+_SCHEMA_IS_CURRENT = """
+    select count(*) = 4
+        and to_regclass('raw.rejected_bodies') is not null
+        and to_regclass('raw.fetch_log_day') is not null
+        and to_regclass('raw.day_runs_day') is not null
+    from information_schema.columns
+    where table_schema = 'raw' and column_name = 'content_sha256'
+        and table_name in ('pmu_programme', 'pmu_participants', 'pmu_performances', 'pmu_rapports')
+"""
+
+
 def ensure_raw_tables(db_url: str) -> None:
-    """Apply extract/schema.sql (idempotent)."""
+    """Apply extract/schema.sql unless the raw tables are already current (idempotent)."""
     conn = psycopg2.connect(db_url)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("select current_setting('server_version_num')::int")
             if cur.fetchone()[0] < 160000:
                 raise RuntimeError("extract needs PostgreSQL 16 or later (pg_input_error_info)")
+            cur.execute(_SCHEMA_IS_CURRENT)
+            if cur.fetchone()[0]:
+                return
             # concurrent `create table if not exists` can collide in the catalog: one at a time
             cur.execute("select pg_advisory_xact_lock(%s, 0)", (ADVISORY_LOCK_CLASS,))
             cur.execute(SCHEMA_SQL.read_text())

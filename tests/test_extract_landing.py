@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 
 from extract.client import ClientConfig
-from extract.ingest import ingest_day
+from extract.ingest import ensure_raw_tables, ingest_day
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
 DAY = date(2025, 11, 5)
@@ -296,3 +296,17 @@ def test_a_body_differing_only_by_the_servers_stamps_is_not_stored_again(tmp_pat
     assert [r[0] for r in rows] == [sha(tmp_path / n / "05112025.json") for n in ("0", "2")]
     outcomes = query(db_url, "select outcome from raw.fetch_log order by fetch_id")
     assert outcomes == [("new",), ("unchanged",), ("new",)]
+
+
+def test_raw_tables_are_applied_idempotently_and_upgraded(db_url):
+    ensure_raw_tables(db_url)
+    ensure_raw_tables(db_url)
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:  # a database from before content_sha256
+        cur.execute("alter table raw.pmu_rapports drop column content_sha256")
+    ensure_raw_tables(db_url)
+    columns = query(db_url, "select table_name from information_schema.columns where table_schema = 'raw' "
+                            "and column_name = 'content_sha256' order by 1")
+    assert columns == [("pmu_participants",), ("pmu_performances",), ("pmu_programme",), ("pmu_rapports",)]
+    indexes = query(db_url, "select indexdef from pg_indexes where schemaname = 'raw' and indexdef ilike %s",
+                    ("%body%",))
+    assert indexes == []  # no index on the jsonb column (nor on anything named body)
