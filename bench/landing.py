@@ -35,6 +35,7 @@ from pmu_core import db  # noqa: E402
 from pmu_core.settings import shared_pmu_dir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "landing.json"
+DEFAULT_WORKERS = ClientConfig(base_url="").max_workers
 RAW_TABLES = ("raw.pmu_programme", "raw.pmu_participants", "raw.pmu_performances", "raw.pmu_rapports",
               "raw.rejected_bodies", "raw.fetch_log", "raw.day_runs")
 
@@ -66,10 +67,10 @@ def reset(url: str) -> None:
         cur.execute("create table bench_plain (body jsonb not null)")
 
 
-def run_extractor(url: str, base_url: str, days: list) -> tuple[float, int, int]:
+def run_extractor(url: str, base_url: str, days: list, workers: int) -> tuple[float, int, int]:
     """Seconds, bytes landed, requests: `ingest_days` of every day (what `pmu backfill` runs),
-    default concurrency, no rate limit."""
-    config = ClientConfig(base_url=base_url, requests_per_second=None)
+    no rate limit."""
+    config = ClientConfig(base_url=base_url, requests_per_second=None, max_workers=workers)
     started = time.perf_counter()
     report = ingest_days(days, config=config, db_url=url)
     seconds = time.perf_counter() - started
@@ -86,14 +87,14 @@ def landed_files(url: str, base_url: str, root: Path) -> list[Path]:
         return [root / (row[0].removeprefix(prefix) + ".json") for row in cur.fetchall()]
 
 
-def run_http_only(url: str, base_url: str) -> float:
+def run_http_only(url: str, base_url: str, workers: int) -> float:
     """Seconds to GET the very URLs the extractor asked for (same client, same concurrency), with
     no database at all: the floor that HTTP puts under the extractor."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("select url from raw.fetch_log order by fetch_id")
         prefix = base_url + "/rest/client/1/programme/"
         paths = [(row[0].removeprefix(prefix), None) for row in cur.fetchall()]
-    with PmuClient(ClientConfig(base_url=base_url, requests_per_second=None)) as client:
+    with PmuClient(ClientConfig(base_url=base_url, requests_per_second=None, max_workers=workers)) as client:
         started = time.perf_counter()
         results = client.fetch_many(paths)
         seconds = time.perf_counter() - started
@@ -120,7 +121,10 @@ def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", default=f"{DEFAULT_WORKERS},16",
+                        help="comma-separated concurrencies to measure; the first is the headline")
     args = parser.parse_args()
+    concurrencies = [int(w) for w in args.workers.split(",")]
     root = shared_pmu_dir() / "replay"
     if not root.is_dir():
         print(f"bench/landing: real recordings not found at {root} (set PMU_SHARED_DIR)", file=sys.stderr)
@@ -136,12 +140,15 @@ def main() -> int:
     proc, base_url = start_replay_server(root)
     try:
         ensure_raw_tables(url)
-        extractor, plain, http_only = [], [], []
-        for _ in range(args.repeats):
-            reset(url)
-            seconds, size, requests = run_extractor(url, base_url, days)
-            extractor.append(size / 1e6 / seconds)
-            http_only.append(size / 1e6 / run_http_only(url, base_url))
+        extractor = {w: [] for w in concurrencies}
+        http_only = {w: [] for w in concurrencies}
+        plain = []
+        for _ in range(args.repeats):  # interleaved, so that all see the same machine
+            for workers in concurrencies:
+                reset(url)
+                seconds, size, requests = run_extractor(url, base_url, days, workers)
+                extractor[workers].append(size / 1e6 / seconds)
+                http_only[workers].append(size / 1e6 / run_http_only(url, base_url, workers))
             files = landed_files(url, base_url, root)
             copy_seconds, copy_size = run_plain_copy(url, files)
             assert copy_size == size, (copy_size, size)
@@ -152,28 +159,44 @@ def main() -> int:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+    copy_rate = statistics.median(plain)
+    per_workers = {
+        str(w): {
+            "extractor_mb_per_s": round(statistics.median(extractor[w]), 2),
+            "ratio": round(statistics.median(extractor[w]) / copy_rate, 3),
+            "http_only_mb_per_s": round(statistics.median(http_only[w]), 2),
+            "http_only_ratio": round(statistics.median(http_only[w]) / copy_rate, 3),
+            "extractor_runs_mb_per_s": [round(v, 2) for v in extractor[w]],
+        }
+        for w in concurrencies
+    }
+    headline = per_workers[str(concurrencies[0])]
     figures = {
         "days": len(days),
         "bodies": len(files),
         "requests_per_run": requests,
         "mb": round(size / 1e6, 3),
         "repeats": args.repeats,
-        "extractor_mb_per_s": round(statistics.median(extractor), 2),
-        "plain_copy_mb_per_s": round(statistics.median(plain), 2),
-        "ratio": round(statistics.median(extractor) / statistics.median(plain), 3),
+        "workers": concurrencies[0],
+        "extractor_mb_per_s": headline["extractor_mb_per_s"],
+        "plain_copy_mb_per_s": round(copy_rate, 2),
+        "ratio": headline["ratio"],
         "target_ratio": 0.5,
-        "http_only_mb_per_s": round(statistics.median(http_only), 2),
-        "http_only_ratio": round(statistics.median(http_only) / statistics.median(plain), 3),
+        "http_only_mb_per_s": headline["http_only_mb_per_s"],
+        "http_only_ratio": headline["http_only_ratio"],
+        "by_workers": per_workers,
+        "plain_copy_runs_mb_per_s": [round(v, 2) for v in plain],
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
-        "extractor_runs_mb_per_s": [round(v, 2) for v in extractor],
-        "plain_copy_runs_mb_per_s": [round(v, 2) for v in plain],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
           f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5; HTTP alone "
-          f"{figures['http_only_ratio']}) over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
+          f"{figures['http_only_ratio']}) with {concurrencies[0]} workers; "
+          + "; ".join(f"{w} workers: ratio {v['ratio']}" for w, v in per_workers.items()
+                      if w != str(concurrencies[0]))
+          + f"; over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
           f"load {figures['load_average_1min']} on {figures['cpus']} CPUs")
     return 0
 

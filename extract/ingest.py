@@ -2,9 +2,10 @@
 performances-detaillees/pretty and rapports-definitifs of every race of that programme) and land
 the bodies untouched (extract/landing.py).
 
-Within an endpoint the races are fetched concurrently; between endpoints the order is strict. The
+Within an endpoint the races are fetched concurrently; between endpoints the order is strict
+(fetches in order, landings in order), but an endpoint lands while the next one is fetched. The
 race list comes from the latest programme: this run's, or the latest landed one when this run got
-none (204, failure, `only=[...]` without the programme).
+none (204, failure, unparsable body, `only=[...]` without the programme).
 
 A body the database refuses as jsonb is recorded in raw.rejected_bodies and, when the fault looks
 like transport (a syntax error: truncated, garbled), fetched again, up to `max_attempts` rounds.
@@ -22,7 +23,7 @@ import json
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -184,6 +185,29 @@ def _latest_landed_programme(lander: Lander, day: date) -> tuple[dict, datetime 
     return (json.loads(row[0]), row[1]) if row else None
 
 
+def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report: DayReport,
+                           progress: Progress | None, landing: ThreadPoolExecutor
+                           ) -> tuple[dict | None, datetime | None, Future | None]:
+    """Fetch the day's programme. When its body parses, the races are read from it straight away
+    and it lands in the background (returned future) while the races' endpoints are fetched;
+    otherwise it lands now, with its retry rounds, and the body that landed (if any) is used."""
+    key = BodyKey("programme", day, None, None)
+    items = [(api_path("programme", day), key)]
+    results = client.fetch_many(items)
+    result = results[0]
+    if result.status == "ok":
+        try:
+            body = json.loads(result.body)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            return body, result.served_at, landing.submit(_land_rounds, client, lander, items, results,
+                                                          report, progress)
+    outcome, result = _land_rounds(client, lander, items, results, report, progress)[key]
+    body = json.loads(result.body) if outcome in ("new", "unchanged") else None
+    return body, result.served_at, None
+
+
 def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: datetime | None) -> None:
     with lander.conn, lander.conn.cursor() as cur:
         cur.execute("""
@@ -200,36 +224,34 @@ def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: 
     interrupted)."""
     report = report or DayReport(day=day)
     report.endpoints = list(endpoints)
-    programme: dict | None = None
-    served_at: datetime | None = None
     if progress is not None:
         progress.describe(day.isoformat())
-    if "programme" in endpoints:
-        key = BodyKey("programme", day, None, None)
-        outcome, result = _fetch_and_land(client, lander, [(api_path("programme", day), key)], report,
-                                          progress)[key]
-        served_at = result.served_at
-        if outcome in ("new", "unchanged"):
-            programme = json.loads(result.body)
-    if programme is None:
-        latest = _latest_landed_programme(lander, day)
-        if latest is not None:
-            programme, landed_served_at = latest
-            served_at = served_at or landed_served_at
-        elif "programme" not in endpoints:
-            report.failed.append({"url": client.config.url(api_path("programme", day)),
-                                  "reason": f"no programme landed for {day}: ingest the programme first"})
-    races: list[Race] | None = None
-    if programme is not None:
-        try:
-            races = races_in_programme(programme)
-        except ValueError as exc:
-            report.failed.append({"url": client.config.url(api_path("programme", day)), "reason": str(exc)})
-    report.races = len(races or [])
-    # Fetch endpoint N+1 while endpoint N lands (one landing at a time, in order): the network and
-    # the database work side by side. Leaving the block waits for the batch in flight, Ctrl-C too.
+    # One landing at a time, in order, on this thread, while the main thread fetches the next
+    # endpoint: the network and the database work side by side. Leaving the block waits for the
+    # batch in flight (Ctrl-C too).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmu-land") as landing:
-        in_flight = None
+        in_flight: Future | None = None
+        programme: dict | None = None
+        served_at: datetime | None = None
+        if "programme" in endpoints:
+            programme, served_at, in_flight = _programme_of_this_run(day, client, lander, report, progress,
+                                                                     landing)
+        if programme is None:
+            latest = _latest_landed_programme(lander, day)
+            if latest is not None:
+                programme, landed_served_at = latest
+                served_at = served_at or landed_served_at
+            elif "programme" not in endpoints:
+                report.failed.append({"url": client.config.url(api_path("programme", day)),
+                                      "reason": f"no programme landed for {day}: ingest the programme first"})
+        races: list[Race] | None = None
+        if programme is not None:
+            try:
+                races = races_in_programme(programme)
+            except ValueError as exc:
+                report.failed.append({"url": client.config.url(api_path("programme", day)),
+                                      "reason": str(exc)})
+        report.races = len(races or [])
         for endpoint in endpoints:
             if endpoint == "programme" or not races:
                 continue
