@@ -238,3 +238,16 @@ def test_content_hash_ignores_the_servers_stamps_only(shared_pmu):
     assert content_sha256(one) != content_sha256(two)
     plain = b'{"participants": []}'
     assert content_sha256(plain) == sha256_hex(plain)
+
+
+def test_every_request_goes_through_the_global_rate_limit(tmp_path):
+    """4 requests/s: the 2nd, 3rd and 4th request wait for their slots (a recorded sleep stands in
+    for the clock, so nothing here depends on timing)."""
+    with ReplayServerThread(_day_dir(tmp_path)) as server:
+        sleeps = []
+        config = ClientConfig(base_url=server.base_url, requests_per_second=4.0, max_workers=2)
+        with PmuClient(config, sleep=sleeps.append) as client:
+            client.limiter = RateLimiter(4.0, clock=FakeClock(), sleep=sleeps.append)  # frozen clock
+            results = client.fetch_many([("05112025", n) for n in range(4)])
+    assert [r.status for r in results] == ["ok"] * 4
+    assert sorted(sleeps) == [0.25, 0.5, 0.75]  # the first goes at once, the others wait their slot
