@@ -1,0 +1,183 @@
+"""Cost of the feature marts (issue 7, part 8): rows/s of a full build, and the cost of building
+ONE new day with little vs much history behind it (target: much / little <= 2).
+
+1. Land the first N real days of ../shared/pmu/history (morning then final, through the extractor
+   and the replay server) in a fresh database; build the feature marts (and the core below them)
+   from nothing: rows/s of the feature models.
+2. Little history: rebuild the last landed day T alone (vars window [T, T+1)), the N-1 real days
+   before it as history. Timed 3 times; figures are medians.
+3. Much history: the history the features read (intermediate.feat_int_runner_outcome, one row
+   per past runner, indexed by entity and date) gets copies of those days shifted back day after
+   day until it spans `--years` years, as a warehouse after years of daily runs; T rebuilt again.
+   The other inputs of a one-day build are read through race_date indexes, whatever their size.
+The ratio compares the feature models' own execution time (dbt run_results) and the wall time of
+the dbt command, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pmu_core import db  # noqa: E402
+from pmu_core.settings import shared_pmu_dir  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "features.json"
+DATABASE = "pmu_bench_features"
+TARGET_PATH = ROOT / "dbt_project" / "target" / "bench_features"
+FEATURE_MODELS = ["feat_int_race_pit", "feat_int_runner_pit", "feat_int_runner_outcome",
+                  "feat_runner_pre_race", "fct_runner_result"]
+
+_REPLICATE_SQL = """
+insert into intermediate.feat_int_runner_outcome
+select
+    to_char(o.race_date - shift.days, 'YYYY-MM-DD') || substr(o.race_id, 11) as race_id,
+    o.race_date - shift.days as race_date,
+    o.num_pmu, o.result_known_at - make_interval(days => shift.days),
+    o.horse_key, o.jockey_key, o.trainer_key, o.sire_key, o.dam_sire_key,
+    o.race_start_at - make_interval(days => shift.days),
+    o.discipline, o.distance_m, o.distance_band, o.hippodrome_code, o.going_penetrometre, o.going_label,
+    o.prize_eur, o.has_result, o.is_non_runner, o.is_starter, o.finish_place, o.is_winner, o.is_placed,
+    o.final_odds, o.seconds_per_km, o.seconds_per_km_vs_field
+from intermediate.feat_int_runner_outcome as o
+cross join generate_series(%(span)s, %(total)s, %(span)s) as shift (days)
+where o.race_date < %(target)s
+"""
+
+
+def history_days(history: Path) -> list[str]:
+    days = [p.stem for p in (history / "final").glob("[0-9]" * 8 + ".json")]
+    return sorted(days, key=lambda d: (d[4:], d[2:4], d[:2]))
+
+
+def day_of(ddmmyyyy: str) -> date:
+    return date(int(ddmmyyyy[4:]), int(ddmmyyyy[2:4]), int(ddmmyyyy[:2]))
+
+
+def fresh_database() -> str:
+    server = db.database_url()
+    admin = psycopg2.connect(server)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{DATABASE}" with (force)')  # constant name
+            cur.execute(f'create database "{DATABASE}"')
+    finally:
+        admin.close()
+    url = db.url_for_database(server, DATABASE)
+    db.ensure_schemas(url)
+    return url
+
+
+def land(url: str, history: Path, days: list[str]) -> None:
+    from extract.client import ClientConfig
+    from extract.ingest import ingest_day
+    from pmu_core.replay_server import ReplayServerThread
+
+    with ReplayServerThread(history / "morning") as morning, ReplayServerThread(history / "final") as final:
+        for day in days:
+            for server in (morning, final):
+                config = ClientConfig(base_url=server.base_url, requests_per_second=None)
+                ingest_day(day_of(day), config=config, db_url=url)
+
+
+def dbt_run(url: str, *args: str) -> tuple[float, dict[str, float]]:
+    """Wall seconds of the dbt command and execution seconds of each model it ran."""
+    env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [str(Path(sys.executable).parent / "dbt"), "run", *args,
+               "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
+               "--target-path", str(TARGET_PATH)]
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode:
+        raise SystemExit(f"dbt failed:\n{result.stdout[-4000:]}")
+    run_results = json.loads((TARGET_PATH / "run_results.json").read_text())
+    models = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in run_results["results"]}
+    return wall, models
+
+
+def scalar(url: str, statement: str, params: dict | tuple = ()) -> object:
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchone()[0]
+
+
+def one_day_cost(url: str, target: date, repeats: int) -> dict:
+    end = target + timedelta(days=1)
+    window = json.dumps({"start_date": target.isoformat(), "end_date": end.isoformat()})
+    walls, model_seconds = [], []
+    for _ in range(repeats):
+        wall, models = dbt_run(url, "--select", *FEATURE_MODELS, "--vars", window)
+        walls.append(wall)
+        model_seconds.append(sum(models.values()))
+    rows = scalar(url, "select count(*) from marts.feat_runner_pre_race where race_date = %s", (target,))
+    history = scalar(url, "select count(*) from intermediate.feat_int_runner_outcome where race_date < %s",
+                     (target,))
+    span = scalar(url, "select %s - min(race_date) from intermediate.feat_int_runner_outcome", (target,))
+    return {"history_rows": history, "history_days": span, "day_rows": rows,
+            "wall_seconds": round(statistics.median(walls), 3),
+            "model_seconds": round(statistics.median(model_seconds), 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=12, help="real days landed (the last one is rebuilt)")
+    parser.add_argument("--years", type=float, default=3.0, help="span of the 'much history' case")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    history = shared_pmu_dir() / "history"
+    if not history.is_dir():
+        raise SystemExit(f"real history not found at {history} (set PMU_SHARED_DIR)")
+    days = history_days(history)[: args.days]
+    target = day_of(days[-1])
+
+    url = fresh_database()
+    land(url, history, days)
+    full_wall, full_models = dbt_run(url, "--select", "+feat_runner_pre_race", "+fct_runner_result")
+    mart_rows = scalar(url, "select count(*) from marts.feat_runner_pre_race")
+    feature_seconds = sum(full_models.get(m, 0.0) for m in FEATURE_MODELS)
+
+    little = one_day_cost(url, target, args.repeats)
+    span = (target - day_of(days[0])).days  # days of real history, copied back block after block
+    total = int(args.years * 365)
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(_REPLICATE_SQL, {"span": span, "total": total, "target": target})
+        cur.execute("analyze intermediate.feat_int_runner_outcome")
+    much = one_day_cost(url, target, args.repeats)
+
+    figures = {
+        "full_build": {"days": len(days), "mart_rows": mart_rows,
+                       "feature_model_seconds": round(feature_seconds, 3),
+                       "rows_per_second": round(mart_rows / feature_seconds, 1),
+                       "dbt_wall_seconds": round(full_wall, 1)},
+        "one_day_little_history": little,
+        "one_day_much_history": much,
+        "ratio_model_seconds": round(much["model_seconds"] / little["model_seconds"], 3),
+        "ratio_wall_seconds": round(much["wall_seconds"] / little["wall_seconds"], 3),
+        "target_ratio": 2.0,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=1))
+    print(f"features: full build {figures['full_build']['rows_per_second']:.0f} rows/s; one day "
+          f"{little['model_seconds']:.2f}s with {little['history_days']} days of history vs "
+          f"{much['model_seconds']:.2f}s with {much['history_days']} days: "
+          f"ratio {figures['ratio_model_seconds']:.2f} "
+          f"(wall {figures['ratio_wall_seconds']:.2f}, target <= 2) -> {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
