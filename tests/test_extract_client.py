@@ -251,3 +251,36 @@ def test_every_request_goes_through_the_global_rate_limit(tmp_path):
             results = client.fetch_many([("05112025", n) for n in range(4)])
     assert [r.status for r in results] == ["ok"] * 4
     assert sorted(sleeps) == [0.25, 0.5, 0.75]  # the first goes at once, the others wait their slot
+
+
+def test_404_is_not_published_and_other_client_errors_are_not_retried(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits = []
+
+    class Forbidden(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            hits.append(self.path)
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    forbidden = ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=forbidden.serve_forever, daemon=True).start()
+    try:
+        with _client(f"http://127.0.0.1:{forbidden.server_address[1]}", []) as client:
+            refused = client.fetch("05112025")
+    finally:
+        forbidden.shutdown()
+        forbidden.server_close()
+    assert refused.status == "failed" and "HTTP 403" in refused.reason and len(hits) == 1
+
+    with ReplayServerThread(_day_dir(tmp_path)) as server:  # outside the API's paths it answers 404
+        with _client(f"{server.base_url}/elsewhere", []) as client:
+            missing = client.fetch("05112025")
+        assert (missing.status, missing.http_status, missing.attempts) == ("not_published", 404, 1)
+        assert server.httpd.requests_served == 1
