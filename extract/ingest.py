@@ -302,13 +302,15 @@ def final_days(db_url: str, start: date, end: date, client: int) -> set[date]:
 
 
 def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None = None,
-             progress: bool = True) -> BackfillReport:
-    """Ingest every day of [start, end] (end inclusive), skipping days already landed and final."""
+             progress: bool = True, refetch_final: bool = False) -> BackfillReport:
+    """Ingest every day of [start, end] (end inclusive), skipping days already landed and final
+    (unless `refetch_final`: e.g. landing another recording of the same days)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     url = _resolve_db(db_url)
     days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-    return _run_days(days, final_days(url, start, end, config.client), config, url, progress)
+    skip = set() if refetch_final else final_days(url, start, end, config.client)
+    return _run_days(days, skip, config, url, progress)
 
 
 def ingest_days(days: Sequence[date], *, config: ClientConfig, db_url: str | None = None,

@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     back = subparsers.add_parser("backfill", help="ingest many days; a rerun skips days already final")
     back.add_argument("--start", type=_day, required=True, help="first day YYYY-MM-DD")
     back.add_argument("--end", type=_day, required=True, help="last day YYYY-MM-DD (inclusive)")
+    back.add_argument("--refetch-final", action="store_true",
+                      help="fetch days already final too (e.g. another recording of the same days)")
     _add_client_options(back)
     back.set_defaults(func=_run_backfill)
 
@@ -124,7 +126,8 @@ def _run_backfill(args) -> int:
         print(f"pmu backfill: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
     try:
-        report = backfill(args.start, args.end, config=_config(args), progress=not args.no_progress)
+        report = backfill(args.start, args.end, config=_config(args), progress=not args.no_progress,
+                          refetch_final=args.refetch_final)
     except BackfillInterrupted as exc:
         _print(exc.report.as_dict(), args.json)
         print("interrupted: what was landed is kept; rerun the same command to resume", file=sys.stderr)

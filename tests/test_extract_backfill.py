@@ -145,11 +145,16 @@ def test_rerun_skips_final_days_and_fetches_the_others_again(tmp_path, db_url):
         # another client number is another source: nothing is skipped for it
         other = backfill(date(2025, 11, 5), date(2025, 11, 5), config=ClientConfig(
             base_url=config.base_url, client=7, requests_per_second=None), db_url=db_url, progress=False)
+        before_forced = server.httpd.requests_served
+        forced = backfill(date(2025, 11, 5), date(2025, 11, 6), config=config, db_url=db_url, progress=False,
+                          refetch_final=True)
+        requests_forced = server.httpd.requests_served - before_forced
     assert (first.days, first.days_skipped, first.days_final, first.bodies_new) == (2, 0, 1, 4)
     assert requests_first == 8  # 2 days x (programme + participants + performances + rapports)
     assert (second.days_skipped, second.bodies_new, second.bodies_unchanged) == (1, 0, 2)
     assert requests_second == 4  # only the open day
     assert other.days_skipped == 0 and other.bodies_unchanged == 2
+    assert forced.days_skipped == 0 and requests_forced == 8 and forced.bodies_new == 0
 
 
 def test_ctrl_c_keeps_what_was_landed_and_says_how_to_resume(three_days, db_url):
