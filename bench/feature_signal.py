@@ -24,7 +24,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import psycopg2
 
@@ -63,18 +62,26 @@ def decile_win_rates(values: pd.Series, won: pd.Series, bins: int = 10) -> list[
 
 def within_race_auc(race: pd.Series, values: pd.Series, won: pd.Series) -> float | None:
     """P(winner's value > a loser's value in the same race), ties count half; runners without a
-    value are left out; races without a valued winner and loser do not count."""
-    frame = pd.DataFrame({"race": race, "v": values.astype(float), "w": won.astype(bool)})
-    frame = frame.dropna(subset=["v"])
-    concordant = pairs = 0.0
-    for _, group in frame.groupby("race", sort=False):
-        winners, losers = group.loc[group.w, "v"].to_numpy(), group.loc[~group.w, "v"].to_numpy()
-        if len(winners) == 0 or len(losers) == 0:
-            continue
-        for value in winners:
-            concordant += np.sum(losers < value) + 0.5 * np.sum(losers == value)
-            pairs += len(losers)
-    return float(concordant / pairs) if pairs else None
+    value are left out; races without a valued winner and loser do not count. Vectorised with
+    ranks: below a winner are (rows below it) - (winners below it)."""
+    frame = pd.DataFrame({"race": race.to_numpy(), "v": values.astype(float).to_numpy(),
+                          "w": won.astype(bool).to_numpy()}).dropna(subset=["v"])
+    by_race = frame.groupby("race")
+    counts = by_race["w"].agg(["size", "sum"])
+    valid = counts.index[(counts["sum"] > 0) & (counts["sum"] < counts["size"])]
+    frame = frame[frame["race"].isin(valid)]
+    if frame.empty:
+        return None
+    ranks = frame.groupby("race")["v"]
+    below, tied = ranks.rank(method="min") - 1, ranks.rank(method="max") - ranks.rank(method="min")
+    winners = frame[frame["w"]]
+    winner_ranks = winners.groupby("race")["v"]
+    winners_below = winner_ranks.rank(method="min") - 1
+    winners_tied = winner_ranks.rank(method="max") - winner_ranks.rank(method="min")
+    concordant = ((below[winners.index] - winners_below) + 0.5 * (tied[winners.index] - winners_tied)).sum()
+    n_winners = counts.loc[valid, "sum"]
+    pairs = (n_winners * (counts.loc[valid, "size"] - n_winners)).sum()
+    return float(concordant / pairs)
 
 
 def feature_report(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
@@ -170,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         url = fresh_database()
         land_history(url, history, days)
         build_features(url)
-    with db.connection(url) as conn:
-        frame = pd.read_sql_query(_ROWS_SQL, conn)
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(_ROWS_SQL)
+        frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
     columns = [c for c in frame.columns
                if (c.startswith("f_") or c.startswith("mkt_")) and c != "mkt_served_at"]
     report = feature_report(frame, columns)
