@@ -5,6 +5,7 @@ from known win probabilities, a noisy pari-mutuel market, written in the replay 
 """
 
 from synth.days import generate
+from synth.truth import read_truth
 from synth.world import SynthConfig
 
-__all__ = ["SynthConfig", "generate"]
+__all__ = ["SynthConfig", "generate", "read_truth"]

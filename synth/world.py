@@ -137,8 +137,8 @@ class World:
         self.cfg = config
         self.rng = np.random.default_rng(seed)
         self.first_day = first_day
-        self._name_counter = 0
         self._used_names: set[str] = set()
+        self._used_people: set[str] = set()
         self.circuits = self._make_circuits()
         self._make_people()
         self._make_horses()
@@ -165,16 +165,19 @@ class World:
     def _unique_horse_name(self) -> str:
         return self._horse_names(1)[0]
 
-    def _person_names(self, count: int, prefix: str = "") -> list[str]:
+    def _person_names(self, count: int) -> list[str]:
+        """`count` distinct names like 'J.MARTIN'; compound surnames once the simple ones run out."""
         rng = self.rng
-        names, seen = [], set()
+        names: list[str] = []
         while len(names) < count:
             initial = cat.INITIALS[int(rng.integers(0, len(cat.INITIALS)))]
-            surname = cat.SURNAMES[int(rng.integers(0, len(cat.SURNAMES)))]
-            name = f"{prefix}{initial}.{surname}"
-            if name in seen:
-                name = f"{name} {len(names)}"
-            seen.add(name)
+            first, second = rng.integers(0, len(cat.SURNAMES), size=2)
+            name = f"{initial}.{cat.SURNAMES[first]}"
+            if name in self._used_people:
+                name = f"{name}-{cat.SURNAMES[second]}"
+            if name in self._used_people:  # a huge world: number the rest
+                name = f"{initial}.{cat.SURNAMES[first]}-{len(self._used_people)}"
+            self._used_people.add(name)
             names.append(name)
         return names
 
@@ -196,7 +199,7 @@ class World:
         self.trainer_skill = rng.normal(0.0, 0.22, n_trainers) + rng.exponential(0.08, n_trainers)
         self.owner_name = [f"ECURIE {s}" if i % 3 == 0 else s
                            for i, s in enumerate(self._person_names(max(50, n_trainers * 3)))]
-        self.breeder_name = [f"HARAS {n.split('.')[-1]}" if i % 2 else n
+        self.breeder_name = [f"HARAS {n.split('.', 1)[-1]}" if i % 2 else n
                              for i, n in enumerate(self._person_names(max(50, n_trainers * 2)))]
         n_sires = 60 * len(cat.DISCIPLINES)
         self.sire_name = [self._unique_horse_name() for _ in range(n_sires)]
@@ -253,20 +256,22 @@ class World:
             self._new_horses(circuit, circuit.horses, self.first_day.year, initial=True)
 
     def _horse_names(self, count: int) -> list[str]:
-        """`count` new unique horse names (vectorised draw, then de-duplicated in order)."""
+        """`count` new unique horse names (vectorised draw; a taken name is drawn again, with a
+        longer form, before a number is ever appended)."""
         rng = self.rng
         names: list[str] = []
         while len(names) < count:
             need = count - len(names)
-            syl = rng.integers(0, len(cat.SYLLABLES), size=(need, 3))
+            syl = rng.integers(0, len(cat.SYLLABLES), size=(need, 4))
             three = rng.random(need) < 0.5
             suffix = rng.integers(0, len(cat.SUFFIXES), size=need)
             for k in range(need):
                 parts = syl[k, :3] if three[k] else syl[k, :2]
                 name = "".join(cat.SYLLABLES[x] for x in parts) + cat.SUFFIXES[suffix[k]]
                 if name in self._used_names:
-                    self._name_counter += 1
-                    name = f"{name} {self._name_counter}"
+                    name = "".join(cat.SYLLABLES[x] for x in syl[k]) + cat.SUFFIXES[suffix[k]]
+                if name in self._used_names:
+                    continue  # drawn again in the next round
                 self._used_names.add(name)
                 names.append(name)
         return names

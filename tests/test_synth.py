@@ -122,6 +122,16 @@ def test_true_probabilities_sum_to_one_and_cover_every_finished_race(days):
         assert sum(probs.values()) == pytest.approx(1.0, abs=1e-6), race_id
 
 
+def test_read_truth_reads_one_day_or_all(days):
+    every = synth.read_truth(days)
+    first = synth.read_truth(days, START)
+    assert first and set(first) < set(every)
+    assert all(race_id.startswith(START.isoformat()) for race_id in first)
+    assert first == {k: v for k, v in _truth(days).items() if k.startswith(START.isoformat())}
+    with pytest.raises(FileNotFoundError):
+        synth.read_truth(days, END + timedelta(days=1))
+
+
 def test_truth_is_written_beside_the_bodies_never_inside(days):
     truth = _truth(days)
     some = next(iter(truth.values()))
