@@ -1,8 +1,8 @@
 """Landing of fetched bodies into the raw tables: one transaction per batch, bulk `COPY` (CSV),
 no row-by-row inserts.
 
-Within the batch's transaction, under an advisory lock per day (so that two processes landing the
-same day cannot both append the same body), the latest content sha256 of every key (date, meeting,
+Within the batch's transaction, under an advisory lock per endpoint and day (so that two processes
+landing the same day cannot both append the same body), the latest content sha256 of every key (date, meeting,
 race; volatile stamps such as `timestampPMU` blanked) is read in one query and only the bodies
 that differ are COPYed into the raw table, each parsed
 and written once: a re-run adds nothing, a changed body (odds moved, results out) becomes a new
@@ -31,10 +31,12 @@ from psycopg2 import sql
 
 from extract import EXTRACTOR_VERSION
 from extract.client import FetchResult
-from extract.endpoints import RAW_TABLES
+from extract.endpoints import ENDPOINTS, RAW_TABLES
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-ADVISORY_LOCK_CLASS = 0x504D55  # "PMU": first key of pg_advisory_xact_lock(int, int); the day is the second
+# pg_advisory_xact_lock(int, int) keys: ("PMU", 0) guards the schema; ("PMU" + 1 + endpoint index,
+# day ordinal) one endpoint of one day, so that different endpoints of a day land side by side.
+ADVISORY_LOCK_CLASS = 0x504D55
 # SQLSTATE of JSON syntax errors: a cut or garbled transfer, worth fetching again. Others (22P05
 # \u0000, bad escapes) are in the body itself and would come back identical.
 RETRYABLE_SQLSTATES = frozenset({"22P02"})
@@ -230,11 +232,12 @@ class Lander:
                 outcome.outcomes[idx] = "rejected"
 
         with self.conn, self.conn.cursor() as cur:
-            # Every lander takes the day's lock before reading the latest hashes, so the read and the
-            # COPY below are one atomic compare-and-append even with other processes landing.
+            # Every lander takes the (endpoint, day) lock before reading the latest hashes, so the read
+            # and the COPY below are one atomic compare-and-append even with other processes landing.
             days = sorted({k.race_date for k in keys})
+            lock_class = ADVISORY_LOCK_CLASS + 1 + ENDPOINTS.index(endpoint)
             for day in days:
-                cur.execute("select pg_advisory_xact_lock(%s, %s)", (ADVISORY_LOCK_CLASS, day.toordinal()))
+                cur.execute("select pg_advisory_xact_lock(%s, %s)", (lock_class, day.toordinal()))
             latest = _latest_hashes(cur, table, days)
             candidates = []
             for idx in shas:
