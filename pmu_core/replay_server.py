@@ -88,6 +88,8 @@ def http_date(moment: datetime) -> str:
 class ReplayHandler(BaseHTTPRequestHandler):
     server: ReplayHTTPServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, delayed ACKs stall the body ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet by default
         if self.server.verbose:
