@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -56,37 +57,47 @@ def _dump(obj) -> bytes:
 
 
 class _Writer:
+    """Writes a day's files (string paths: pathlib costs more than the write on 100k files)."""
+
     def __init__(self, summary: Summary) -> None:
         self.summary = summary
-        self._made: set[Path] = set()
+        self._made: set[str] = set()
 
-    def write(self, path: Path, data: bytes) -> None:
-        parent = path.parent
+    def _parent(self, path: str) -> None:
+        parent = os.path.dirname(path)
         if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
-        path.write_bytes(data)
+
+    def write(self, path: str, data: bytes) -> None:
+        self._parent(path)
+        with open(path, "wb") as handle:
+            handle.write(data)
         self.summary.files += 1
         self.summary.bytes += len(data)
 
-    def write_all(self, files: list[tuple[Path, bytes]], links: list[tuple[Path, Path]]) -> None:
+    def write_day(self, stale: list[str], files: list[tuple[str, bytes]],
+                  links: list[tuple[str, str]]) -> None:
+        """Replace a day: its folders from an earlier run go first, so no stale race survives."""
+        for folder in stale:
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+                self._made = {p for p in self._made if p != folder and not p.startswith(folder + "/")}
         for path, data in files:
             self.write(path, data)
         for source, path in links:
             self.link(source, path)
 
-    def link(self, source: Path, path: Path) -> None:
+    def link(self, source: str, path: str) -> None:
         """Same bytes at a second path (hard link when the file system allows)."""
-        parent = path.parent
-        if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(parent)
-        if path.exists():
-            path.unlink()
+        self._parent(path)
         try:
             os.link(source, path)
+        except FileExistsError:
+            os.unlink(path)
+            os.link(source, path)
         except OSError:
-            path.write_bytes(source.read_bytes())
+            shutil.copyfile(source, path)
         self.summary.files += 1
 
 
@@ -125,12 +136,12 @@ def generate(start: date, end: date, out: Path, *, seed: int = 0, meetings_per_d
             races = world.run_day(day)
             phases["simulate"] += time.perf_counter() - t0
             if day >= start:
-                files, links = _day_files(world, day, races, out, body_rng, captured, phases)
+                stale, files, links = _day_files(world, day, races, str(out), body_rng, captured, phases)
                 t0 = time.perf_counter()
                 if pending is not None:
                     pending.result()
                 phases["write"] += time.perf_counter() - t0
-                pending = pool.submit(writer.write_all, files, links)
+                pending = pool.submit(writer.write_day, stale, files, links)
                 summary.days += 1
                 summary.meetings += len({r.meeting for r in races})
                 summary.races += len(races)
@@ -147,43 +158,44 @@ def generate(start: date, end: date, out: Path, *, seed: int = 0, meetings_per_d
             phases["write"] += time.perf_counter() - t0
     finally:
         pool.shutdown(wait=True)
-    writer.write(out / "_captured_at.json", _dump(dict(sorted(captured[FINAL].items()))))
-    writer.write(out / "morning" / "_captured_at.json", _dump(dict(sorted(captured[MORNING].items()))))
+    writer.write(str(out / "_captured_at.json"), _dump(dict(sorted(captured[FINAL].items()))))
+    writer.write(str(out / "morning" / "_captured_at.json"), _dump(dict(sorted(captured[MORNING].items()))))
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.seconds_by_phase = {k: round(v, 3) for k, v in phases.items()}
     return summary.as_dict()
 
 
-def _day_files(world: World, day: date, races, out: Path, rng: np.random.Generator, captured: dict,
-               phases: dict) -> tuple[list[tuple[Path, bytes]], list[tuple[Path, Path]]]:
-    """The bodies of a day (both snapshots) and its truth table, as (path, bytes)."""
+def _day_files(world: World, day: date, races, out: str, rng: np.random.Generator, captured: dict,
+               phases: dict) -> tuple[list[str], list[tuple[str, bytes]], list[tuple[str, str]]]:
+    """The bodies of a day (both snapshots) and its truth table: (stale folders, files, links)."""
     key = day.strftime("%d%m%Y")
     morning_at, evening_at = capture_times(day, rng)
     captured[MORNING][key] = morning_at.isoformat()
     captured[FINAL][key] = evening_at.isoformat()
     quinte = quinte_races(races)
     t0 = time.perf_counter()
-    files: list[tuple[Path, bytes]] = []
-    links: list[tuple[Path, Path]] = []
-    for snapshot, root, at in ((FINAL, out, evening_at), (MORNING, out / "morning", morning_at)):
-        files.append((root / f"{key}.json", _dump(programme_body(day, races, snapshot, at, rng))))
+    final_root, morning_root = out, f"{out}/morning"
+    files: list[tuple[str, bytes]] = []
+    links: list[tuple[str, str]] = []
+    for snapshot, root, at in ((FINAL, final_root, evening_at), (MORNING, morning_root, morning_at)):
+        files.append((f"{root}/{key}.json", _dump(programme_body(day, races, snapshot, at, rng))))
     truth = io.StringIO()
     table = csv.writer(truth, lineterminator="\n")
     table.writerow(TRUTH_HEADER)
     for race in races:
-        rel = Path(key) / f"R{race.meeting}" / f"C{race.num}"
+        rel = f"{key}/R{race.meeting}/C{race.num}"
         bodies = participants_bodies(world, race, morning_at, evening_at)
-        for snapshot, root in ((FINAL, out), (MORNING, out / "morning")):
-            files.append((root / rel / "participants.json", _dump(bodies[snapshot])))
-        perf = out / rel / "performances-detaillees" / "pretty.json"
+        files.append((f"{final_root}/{rel}/participants.json", _dump(bodies[FINAL])))
+        files.append((f"{morning_root}/{rel}/participants.json", _dump(bodies[MORNING])))
+        perf = f"{final_root}/{rel}/performances-detaillees/pretty.json"
         files.append((perf, performances_text(world, race).encode("utf-8")))
-        links.append((perf, out / "morning" / rel / "performances-detaillees" / "pretty.json"))
+        links.append((perf, f"{morning_root}/{rel}/performances-detaillees/pretty.json"))
         rapports = rapports_body(race, race.race_id in quinte)
         if rapports is not None:
-            files.append((out / rel / "rapports-definitifs.json", _dump(rapports)))
+            files.append((f"{final_root}/{rel}/rapports-definitifs.json", _dump(rapports)))
         if not race.cancelled:
             for i, p in enumerate(race.p_true):
                 table.writerow((race.race_id, i + 1, f"{p:.10f}"))
-    files.append((out / "truth" / f"{key}.csv", truth.getvalue().encode("utf-8")))
+    files.append((f"{out}/truth/{key}.csv", truth.getvalue().encode("utf-8")))
     phases["bodies"] += time.perf_counter() - t0
-    return files, links
+    return [f"{final_root}/{key}", f"{morning_root}/{key}"], files, links

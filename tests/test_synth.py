@@ -81,6 +81,15 @@ def test_same_seed_same_bytes_other_seed_other_days(tmp_path):
     assert a["truth/01032025.csv"] != c["truth/01032025.csv"]
 
 
+def test_rewriting_a_folder_leaves_no_stale_race(tmp_path):
+    """A smaller world written over a bigger one gives exactly the smaller world's files."""
+    day = date(2025, 4, 2)
+    synth.generate(day, day, tmp_path / "reused", seed=1, meetings_per_day=8, burn_in_days=5)
+    synth.generate(day, day, tmp_path / "reused", seed=1, meetings_per_day=1, burn_in_days=5)
+    synth.generate(day, day, tmp_path / "fresh", seed=1, meetings_per_day=1, burn_in_days=5)
+    assert _tree(tmp_path / "reused") == _tree(tmp_path / "fresh")
+
+
 def test_layout_of_both_snapshots_and_the_truth(days):
     key = _key(START)
     assert (days / f"{key}.json").is_file() and (days / "morning" / f"{key}.json").is_file()
