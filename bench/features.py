@@ -37,7 +37,7 @@ from pmu_core.settings import shared_pmu_dir  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "features.json"
 DATABASE = "pmu_bench_features"
 TARGET_PATH = ROOT / "dbt_project" / "target" / "bench_features"
-FEATURE_MODELS = ["feat_int_race_pit", "feat_int_runner_pit", "feat_int_runner_outcome",
+FEATURE_MODELS = ["feat_int_race_pit", "feat_int_runner_pit", "feat_int_runner_outcome", "feat_int_past_form",
                   "feat_runner_pre_race", "fct_runner_result"]
 
 _REPLICATE_SQL = """

@@ -56,6 +56,8 @@ POST_RACE_COLUMNS = ("finish_place", "finish_time_s", "reduction_km_s", "inciden
 POINT_IN_TIME_MODELS = ("feat_int_race_pit", "feat_int_runner_pit")
 HISTORY_MODEL = "feat_int_runner_outcome"
 HISTORY_GUARD = "hist.race_date < runner.race_date"
+PAST_FORM_MODEL = "feat_int_past_form"  # the race's own performances-detaillees, earlier days only
+PAST_FORM_GUARD = "perf.past_race_date < perf.race_date"
 ODDS_GUARD = "case when is_pre_cutoff and odds_direct > 1 then odds_direct end"
 
 
@@ -168,7 +170,7 @@ def unguarded_post_race_reads(compiled_sql: str, *, allow_history: bool) -> list
         if reads != guards:
             problems.append(f"{reads} reads of {HISTORY_MODEL} but {guards} bounded by '{HISTORY_GUARD}'")
         # what the bounded history gives is allowed: drop the qualified history columns
-        sql = re.sub(r"\b(hist|last_run)\.\w+", "", sql)
+        sql = re.sub(r"\b(hist|last_run|past_form)\.\w+", "", sql)
     for term in (*POST_RACE_JSON_KEYS, *POST_RACE_COLUMNS, "odds_direct", "pmu_rapports", "pmu_performances"):
         if re.search(rf"\b{term}\b", sql):
             problems.append(term)
@@ -376,7 +378,12 @@ def test_no_feature_reads_a_post_race_field(staged):
         assert unguarded_post_race_reads(compiled(name), allow_history=False) == [], name
     assert unguarded_post_race_reads(compiled("feat_runner_pre_race"), allow_history=True) == []
     parents = set(by_name["feat_runner_pre_race"]["depends_on"]["nodes"])
-    assert parents == {f"model.pmu_warehouse.{m}" for m in (*POINT_IN_TIME_MODELS, HISTORY_MODEL)}
+    expected = (*POINT_IN_TIME_MODELS, HISTORY_MODEL, PAST_FORM_MODEL)
+    assert parents == {f"model.pmu_warehouse.{m}" for m in expected}
+    # past performances: only those of the race's own body, run on days before it
+    past_parents = by_name[PAST_FORM_MODEL]["depends_on"]["nodes"]
+    assert past_parents == ["model.pmu_warehouse.stg_pmu__past_performances"]
+    assert PAST_FORM_GUARD in compiled(PAST_FORM_MODEL)
 
 
 def test_the_lineage_check_catches_leaks():

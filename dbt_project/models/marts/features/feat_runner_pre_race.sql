@@ -3,6 +3,8 @@
       - race context and runner facts: the snapshots picked by feat_int_race_pit / feat_int_runner_pit
         (the last ones known before the start / odds cut-off);
       - history: feat_int_runner_outcome rows of race dates strictly before this race's date;
+      - past performances: feat_int_past_form, the races listed by this race's own
+        performances-detaillees body, run on days before the race;
       - market: odds of the last participants snapshot known before the cut-off, else null.
     Incremental by race date (delete+insert), vars start_date / end_date as the core. -#}
 {{
@@ -24,6 +26,11 @@ with race as (
 
 runner_snapshot as (
     select * from {{ ref('feat_int_runner_pit') }}
+    where {{ race_date_window('race_date') }}
+),
+
+past_form as (
+    select * from {{ ref('feat_int_past_form') }}
     where {{ race_date_window('race_date') }}
 ),
 
@@ -113,8 +120,9 @@ featured as (
         musique.top3_rate_5::double precision as f_musique_top3_rate_5,
         musique.dnf_rate_5::double precision as f_musique_dnf_rate_5,
 
-        -- the horse: its earlier races in the warehouse
-        (runner.race_date - last_run.race_date)::double precision as f_days_since_last_run,
+        -- the horse: its earlier races in the warehouse and in this race's past performances
+        (runner.race_date - greatest(last_run.race_date, past_form.last_run_date))::double precision
+            as f_days_since_last_run,
         horse.starts_90d::double precision as f_runs_90d,
         horse.starts_365d::double precision as f_runs_365d,
         {{ feat_rate('horse.wins_365d', 'horse.starts_365d') }}::double precision as f_horse_win_rate_365d,
@@ -127,6 +135,14 @@ featured as (
         (race.hippodrome_code is distinct from last_run.hippodrome_code)::int::double precision
             * (last_run.race_date is not null)::int as f_hippodrome_changed,
         (race.going_penetrometre - last_run.going_penetrometre)::double precision as f_going_change,
+        past_form.runs::double precision as f_pp_runs,
+        past_form.last_place::double precision as f_pp_last_place,
+        past_form.avg_place::double precision as f_pp_avg_place,
+        past_form.win_rate::double precision as f_pp_win_rate,
+        past_form.top3_rate::double precision as f_pp_top3_rate,
+        past_form.best_seconds_per_km::double precision as f_pp_best_seconds_per_km,
+        (race.distance_m - past_form.last_distance_m)::double precision as f_pp_distance_change_m,
+        ln((1 + race.prize_eur) / (1 + past_form.last_allocation_eur))::double precision as f_pp_class_change,
 
         -- connections
         {{ feat_form_columns('jockey', 'jockey', short_long) }},
@@ -152,6 +168,7 @@ featured as (
     from runner
     inner join race on runner.race_id = race.race_id
     inner join field on runner.race_id = field.race_id
+    left join past_form on runner.race_id = past_form.race_id and runner.num_pmu = past_form.num_pmu
     left join lateral (
         select
             count(*) as runs,
