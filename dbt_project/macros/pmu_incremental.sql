@@ -7,9 +7,9 @@
 {% macro race_date_window(column='race_date', this_column='race_date') -%}
     {%- set start_date = var('start_date', none) -%}
     {%- set end_date = var('end_date', none) -%}
-    {%- if start_date is not none or end_date is not none -%}
-        {%- if start_date is not none %}{{ column }} >= {{ pmu_date_literal(start_date) }}{% else %}true{% endif %}
-        and {% if end_date is not none %}{{ column }} < {{ pmu_date_literal(end_date) }}{% else %}true{% endif -%}
+    {%- if start_date or end_date -%}
+        {%- if start_date %}{{ column }} >= {{ pmu_date_literal(start_date) }}{% else %}true{% endif %}
+        and {% if end_date %}{{ column }} < {{ pmu_date_literal(end_date) }}{% else %}true{% endif -%}
     {%- elif is_incremental() -%}
         {{ column }} >= coalesce((select max({{ this_column }}) from {{ this }}), '-infinity'::date)
     {%- else -%}
@@ -20,7 +20,8 @@
 {#- A var rendered into SQL: only a well-formed ISO date gets through (no SQL from inputs). -#}
 {% macro pmu_date_literal(value) -%}
     {%- set text = value | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+    {%- set digits = text[:4] ~ text[5:7] ~ text[8:] -%}
+    {%- if not (text | length == 10 and text[4] == '-' and text[7] == '-' and digits.isdigit()) -%}
         {{ exceptions.raise_compiler_error("start_date/end_date must be YYYY-MM-DD, got " ~ (text | tojson)) }}
     {%- endif -%}
     '{{ text }}'::date

@@ -14,39 +14,62 @@
 
 with snapshots as (
     select
+        odds.race_id,
+        odds.race_date,
+        odds.num_pmu,
+        odds.snapshot_served_at,
+        odds.snapshot_raw_id,
+        odds.odds_direct,
+        odds.snapshot_served_at < races.race_start_at as is_before_start
+    from {{ ref('stg_pmu__odds_snapshots') }} as odds
+    left join {{ ref('stg_pmu__programme') }} as races
+        on odds.race_id = races.race_id and {{ race_date_window('races.race_date') }}
+    where odds.odds_direct is not null and {{ race_date_window('odds.race_date') }}
+),
+
+morning as (
+    select distinct on (race_id, num_pmu)
+        race_id,
+        num_pmu,
+        odds_direct as morning_odds,
+        snapshot_served_at as morning_odds_served_at
+    from snapshots
+    where is_before_start
+    order by race_id, num_pmu, snapshot_served_at, snapshot_raw_id
+),
+
+final as (
+    select distinct on (race_id, num_pmu)
+        race_id,
+        num_pmu,
+        odds_direct as final_odds
+    from snapshots
+    where not is_before_start
+    order by race_id asc, num_pmu asc, snapshot_served_at desc, snapshot_raw_id desc
+),
+
+latest as (
+    select distinct on (race_id, num_pmu)
         race_id,
         race_date,
         num_pmu,
-        snapshot_served_at,
-        snapshot_raw_id,
-        odds_direct
-    from {{ ref('stg_pmu__odds_snapshots') }}
-    where odds_direct is not null and {{ race_date_window() }}
-),
-
-races as (
-    select
-        race_id,
-        race_start_at
-    from {{ ref('stg_pmu__programme') }}
-    where race_id is not null and {{ race_date_window() }}
+        odds_direct as latest_odds,
+        snapshot_served_at as latest_odds_served_at,
+        count(*) over (partition by race_id, num_pmu) as odds_snapshots
+    from snapshots
+    order by race_id asc, num_pmu asc, snapshot_served_at desc, snapshot_raw_id desc
 )
 
 select
-    snapshots.race_id,
-    snapshots.race_date,
-    snapshots.num_pmu,
-    count(*)::integer as odds_snapshots,
-    (array_agg(snapshots.odds_direct order by snapshots.snapshot_served_at, snapshots.snapshot_raw_id)
-        filter (where snapshots.snapshot_served_at < races.race_start_at))[1] as morning_odds,
-    min(snapshots.snapshot_served_at)
-        filter (where snapshots.snapshot_served_at < races.race_start_at) as morning_odds_served_at,
-    (array_agg(snapshots.odds_direct
-        order by snapshots.snapshot_served_at desc, snapshots.snapshot_raw_id desc)
-        filter (where snapshots.snapshot_served_at >= races.race_start_at))[1] as final_odds,
-    (array_agg(snapshots.odds_direct
-        order by snapshots.snapshot_served_at desc, snapshots.snapshot_raw_id desc))[1] as latest_odds,
-    max(snapshots.snapshot_served_at) as latest_odds_served_at
-from snapshots
-left join races on snapshots.race_id = races.race_id
-group by snapshots.race_id, snapshots.race_date, snapshots.num_pmu
+    latest.race_id,
+    latest.race_date,
+    latest.num_pmu,
+    latest.odds_snapshots::integer as odds_snapshots,
+    morning.morning_odds,
+    morning.morning_odds_served_at,
+    final.final_odds,
+    latest.latest_odds,
+    latest.latest_odds_served_at
+from latest
+left join morning on latest.race_id = morning.race_id and latest.num_pmu = morning.num_pmu
+left join final on latest.race_id = final.race_id and latest.num_pmu = final.num_pmu

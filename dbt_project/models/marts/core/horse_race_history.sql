@@ -59,11 +59,11 @@ candidates as (
         1 as priority
     from observed
     {%- if is_incremental() %}
-    union all
-    select
-        *,
-        2 as priority
-    from {{ this }}
+        union all
+        select
+            *,
+            2 as priority
+        from {{ this }}
     where history_key in (select observed.history_key from observed)
     {%- endif %}
 )
@@ -91,4 +91,4 @@ select distinct on (history_key)
     observed_race_id,
     observed_race_date
 from candidates
-order by history_key, observed_race_date desc, observed_race_id desc, priority
+order by history_key asc, observed_race_date desc, observed_race_id desc, priority asc

@@ -35,8 +35,9 @@ select distinct on (meeting_id)
     count(race_id) over (partition by meeting_id)::integer as races
 from {{ ref('stg_pmu__programme') }}
 where {{ race_date_window() }}
-window meeting_going as (
-    partition by meeting_id order by (going_value is null), race_num
-    rows between unbounded preceding and unbounded following
-)
+window
+    meeting_going as (
+        partition by meeting_id order by (going_value is null), race_num
+        rows between unbounded preceding and unbounded following
+    )
 order by meeting_id, race_num

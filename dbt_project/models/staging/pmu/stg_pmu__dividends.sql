@@ -24,10 +24,11 @@ bet_types as (
         bodies.served_at,
         bet.value as bet
     from bodies
-    cross join lateral jsonb_array_elements(
-        -- the endpoint answers a JSON array of bet types; tolerate an object wrapper
-        {{ pmu_json_array("case jsonb_typeof(bodies.body) when 'array' then bodies.body else bodies.body -> 'rapportsDefinitifs' end") }}
-    ) as bet
+    cross join
+        lateral jsonb_array_elements(
+            -- the endpoint answers a JSON array of bet types; tolerate an object wrapper
+            {{ pmu_json_array("case jsonb_typeof(bodies.body) when 'array' then bodies.body else bodies.body -> 'rapportsDefinitifs' end") }}
+        ) as bet
     where bodies.snapshot_rank = 1
 )
 
@@ -40,7 +41,7 @@ select
     {{ pmu_text("bet_types.bet ->> 'famillePari'") }} as bet_family,
     {{ pmu_cents_to_euros("bet_types.bet ->> 'miseBase'") }} as base_stake_eur,
     {{ pmu_bool("bet_types.bet ->> 'rembourse'") }} as is_refunded,
-    {{ pmu_text("payout.value ->> 'libelle'") }} as label,
+    {{ pmu_text("payout.value ->> 'libelle'") }} as label,  -- noqa: RF04
     {{ pmu_text("payout.value ->> 'combinaison'") }} as combination,
     {{ pmu_cents_to_euros("payout.value ->> 'dividendePourUnEuro'") }} as dividend_per_eur,
     {{ pmu_cents_to_euros("payout.value ->> 'dividendePourUneMiseDeBase'") }} as dividend_per_base_stake_eur,

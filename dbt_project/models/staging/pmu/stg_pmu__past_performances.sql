@@ -35,12 +35,16 @@ past_races as (
         past.ordinality as past_race_index,
         (
             select own.value
-            from jsonb_array_elements({{ pmu_json_array("past.value -> 'participants'") }}) as own
+            from
+                jsonb_array_elements({{ pmu_json_array("past.value -> 'participants'") }})
+                with ordinality as own (value, ordinality)
             where own.value ->> 'itsHim' = 'true'
+            order by own.ordinality
             limit 1
         ) as own_line
     from runners
-    cross join lateral jsonb_array_elements({{ pmu_json_array("runners.runner -> 'coursesCourues'") }})
+    cross join
+        lateral jsonb_array_elements({{ pmu_json_array("runners.runner -> 'coursesCourues'") }})
         with ordinality as past (value, ordinality)
 )
 

@@ -9,7 +9,10 @@
 }}
 
 with races as (
-    select race_id, race_date, bets_offered_json
+    select
+        race_id,
+        race_date,
+        bets_offered_json
     from {{ ref('stg_pmu__programme') }}
     where race_id is not null and {{ race_date_window() }}
 )

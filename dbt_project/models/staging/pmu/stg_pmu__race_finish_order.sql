@@ -11,7 +11,10 @@
 }}
 
 with races as (
-    select race_id, race_date, finish_order_json
+    select
+        race_id,
+        race_date,
+        finish_order_json
     from {{ ref('stg_pmu__programme') }}
     where race_id is not null and {{ race_date_window() }}
 ),
@@ -24,7 +27,8 @@ groups as (
         jsonb_array_length({{ pmu_json_array('grp.value') }}) as group_size,
         grp.ordinality as group_index
     from races
-    cross join lateral jsonb_array_elements({{ pmu_json_array('races.finish_order_json') }})
+    cross join
+        lateral jsonb_array_elements({{ pmu_json_array('races.finish_order_json') }})
         with ordinality as grp (value, ordinality)
 ),
 
