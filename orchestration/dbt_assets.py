@@ -21,6 +21,9 @@ from orchestration.partitions import context_days, daily_partitions, dbt_window_
 from orchestration.resources import PostgresResource, dbt_project
 
 DBT_POOL = "dbt"
+# Unit tests check SQL logic on fixed inputs: they belong to CI (`make test`), and rendered with a
+# run's window vars they would filter their own fixture rows out. Data tests do run on every build.
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
 DAILY_MATERIALIZATIONS = ("incremental", "view")
 DAILY_SELECT = " ".join(f"config.materialized:{m}" for m in DAILY_MATERIALIZATIONS)
 # Layers by folder under models/; marts/core and marts/features are layers of their own.
@@ -94,7 +97,7 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
             with postgres.dbt_environment():
                 # No fetch_row_counts here: counting a staging view re-reads all raw JSON; dbt's
                 # adapter response already reports the rows each incremental model wrote.
-                yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+                yield from dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context).stream()
 
         definitions.append(dbt_daily_models)
 
@@ -106,7 +109,7 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
         def dbt_full_rebuild_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                                     postgres: PostgresResource):
             with postgres.dbt_environment():
-                yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+                yield from dbt.cli(BUILD, context=context).stream().fetch_row_counts()
 
         definitions.append(dbt_full_rebuild_models)
 

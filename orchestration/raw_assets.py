@@ -129,10 +129,14 @@ def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
         url = postgres.get_url()
         ensure_raw_tables(url)
         config = pmu_api.client_config()
-        reports = []
-        for day in days:
-            reports.append(ingest_day(day, config=config, db_url=url, only=[endpoint]))
+        if endpoint == "programme":
+            to_fetch = days
+        else:  # a day without a programme (none published: no racing) has no races to fetch
+            with postgres.connection() as conn:
+                to_fetch = sorted(warehouse.latest_programmes(conn, days))
+        reports = [ingest_day(day, config=config, db_url=url, only=[endpoint]) for day in to_fetch]
         summary = _merge_reports(reports)
+        summary["days_without_programme"] = len(days) - len(to_fetch)
         context.log.info(f"{endpoint} {days[0]}..{days[-1]}: {summary | {'failed': len(summary['failed'])}}")
         if summary["failed"]:
             # What could be landed is landed (and will not be landed twice): fail so that the retry
@@ -149,6 +153,7 @@ def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": rows,
                 "days": len(days),
+                "days_without_programme": summary["days_without_programme"],
                 "races": summary["races"],
                 "bodies_new": summary["bodies_new"],
                 "bodies_unchanged": summary["bodies_unchanged"],
