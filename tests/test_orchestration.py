@@ -66,19 +66,39 @@ def test_partitions_are_paris_days_including_today():
     assert keys[-1] == "2025-11-06"
 
 
+def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen, todo = set(), [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
 def test_dbt_sources_are_the_raw_assets_and_models_are_grouped_by_layer():
     graph = orchestration.defs.resolve_asset_graph()
-    dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")]
-    if not dbt_keys:
-        pytest.skip("the dbt project has no models yet")
+    keys = graph.get_all_asset_keys()
+    dbt_keys = [k for k in keys if k.path[0] in ("staging", "intermediate", "marts")]
+    if dg.AssetKey(["marts", "race"]) not in keys:
+        pytest.skip("the dbt project has no core models yet")
     for key in dbt_keys:
         node = graph.get(key)
-        # every upstream of a dbt model is either another dbt model or one of the raw assets
+        # upstream of a dbt model: another model, a raw asset, or what the ML writes (modeling)
         for parent in node.parent_keys:
-            assert parent.path[0] in ("raw", "staging", "intermediate", "marts"), parent
-        assert node.group_name.split("_full_rebuild")[0] in ("staging", "intermediate", "core", "features")
-    staging = [k for k in dbt_keys if k.path[0] == "staging"]
-    assert any(parent.path[0] == "raw" for k in staging for parent in graph.get(k).parent_keys)
+            assert parent.path[0] in ("raw", "staging", "intermediate", "marts", "modeling"), parent
+        layer = node.group_name.removesuffix("_full_rebuild")
+        assert layer in ("staging", "intermediate", "core", "features", "ml")
+    race = dg.AssetKey(["marts", "race"])
+    assert graph.get(race).group_name == "core" and graph.get(race).partitions_def == daily_partitions
+    assert raw_asset_key("programme") in _ancestors(graph, race)
+    assert any(k.path[0] == "staging" for k in _ancestors(graph, race))
+    features = dg.AssetKey(["marts", "feat_runner_pre_race"])
+    if features in keys:  # raw -> staging -> core -> features
+        assert graph.get(features).group_name == "features"
+        assert race in _ancestors(graph, features) or any(
+            k.path == ["marts", "race_participant"] for k in _ancestors(graph, features))
+        assert raw_asset_key("participants") in _ancestors(graph, features)
 
 
 def test_model_layer_follows_the_deepest_known_folder():
