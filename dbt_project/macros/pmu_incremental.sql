@@ -11,7 +11,18 @@
         {%- if start_date %}{{ column }} >= {{ pmu_date_literal(start_date) }}{% else %}true{% endif %}
         and {% if end_date %}{{ column }} < {{ pmu_date_literal(end_date) }}{% else %}true{% endif -%}
     {%- elif is_incremental() -%}
-        {{ column }} >= coalesce((select max({{ this_column }}) from {{ this }}), '-infinity'::date)
+        {#- the latest built date as a literal, read when the model runs: with a subquery instead the
+            planner guesses a third of the table and may scan all of raw history -#}
+        {%- set latest = none -%}
+        {%- if execute -%}
+            {%- set result = run_query('select max(' ~ this_column ~ ')::text from ' ~ this) -%}
+            {%- set latest = result.columns[0].values()[0] -%}
+        {%- endif -%}
+        {%- if latest -%}
+            {{ column }} >= {{ pmu_date_literal(latest) }}
+        {%- else -%}
+            true
+        {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}
