@@ -24,9 +24,10 @@ with snapshots as (
         course.value as course_body,
         {{ pmu_epoch_ms_to_timestamptz("course.value ->> 'heureDepart'") }} as start_at
     from {{ source('pmu', 'pmu_programme') }} as prog
-    cross join lateral jsonb_array_elements(
-        {{ pmu_json_array("coalesce(prog.body -> 'programme', prog.body) -> 'reunions'") }}
-    ) as meeting (value)
+    cross join
+        lateral jsonb_array_elements(
+            {{ pmu_json_array("coalesce(prog.body -> 'programme', prog.body) -> 'reunions'") }}
+        ) as meeting (value)
     cross join lateral jsonb_array_elements({{ pmu_json_array("meeting.value -> 'courses'") }}) as course (value)
     where
         prog.http_status between 200 and 299

@@ -132,8 +132,11 @@ featured as (
         speed.best_vs_field::double precision as f_speed_best_vs_field_365d,
         speed.best_seconds_per_km::double precision as f_speed_best_seconds_per_km_365d,
         (race.distance_m - last_run.distance_m)::double precision as f_distance_change_m,
-        (race.hippodrome_code is distinct from last_run.hippodrome_code)::int::double precision
-            * (last_run.race_date is not null)::int as f_hippodrome_changed,
+        case
+            when last_run.race_date is not null
+                then (race.hippodrome_code is distinct from last_run.hippodrome_code)::int
+            else 0
+        end::double precision as f_hippodrome_changed,
         (race.going_penetrometre - last_run.going_penetrometre)::double precision as f_going_change,
         past_form.runs::double precision as f_pp_runs,
         past_form.last_place::double precision as f_pp_last_place,
@@ -169,7 +172,7 @@ featured as (
     inner join race on runner.race_id = race.race_id
     inner join field on runner.race_id = field.race_id
     left join past_form on runner.race_id = past_form.race_id and runner.num_pmu = past_form.num_pmu
-    left join lateral (
+    left join lateral (  -- noqa: ST05
         select
             count(*) as runs,
             max(run.place_value) filter (where run.ord = 1) as place_1,
@@ -179,7 +182,7 @@ featured as (
             avg(run.is_win::int) filter (where run.ord <= 5) as win_rate_5,
             avg(run.is_top3::int) filter (where run.ord <= 5) as top3_rate_5,
             avg(run.is_dnf::int) filter (where run.ord <= 5) as dnf_rate_5
-        from ({{ feat_musique_runs('runner.musique') }}) as run
+        from ({{ feat_musique_runs('runner.musique') }}) as run  -- noqa: ST05
     ) as musique on runner.musique is not null
     left join lateral (
         select

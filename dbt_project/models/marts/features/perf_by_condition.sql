@@ -22,6 +22,7 @@ with runs as (
     where is_starter
 ),
 
+-- noqa: disable=LT02
 by_entity as (
     {%- for entity in ['horse', 'jockey', 'trainer'] %}
     {%- for condition, expr in [('distance_band', "discipline || ' ' || distance_band"),
@@ -42,13 +43,14 @@ by_entity as (
     {{ "union all" if not loop.last }}
     {%- endfor %}
 )
+-- noqa: enable=LT02
 
 select
     entity_type,
     entity_key,
     condition_type,
     condition_value,
-    count(*) as starts,
+    count(*) as starts,  -- noqa: RF04
     count(*) filter (where is_winner) as wins,
     count(*) filter (where is_placed) as places,
     round(avg(is_winner::int), 4) as win_rate,
