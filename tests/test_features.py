@@ -439,6 +439,21 @@ def test_leaky_column_would_be_caught(staged):
     assert hit_rate > 0.95
 
 
+# ---- analyst mart --------------------------------------------------------------------------------
+
+def test_performance_by_condition_adds_up_to_each_jockeys_record(staged):
+    """perf_by_condition: for every jockey, starts and wins summed over racecourses (or distance
+    bands) equal the record counted from the JSON files of all landed days."""
+    run_dbt(staged["env"], staged["tmp"], "run", "--select", "perf_by_condition")
+    jockey, _ = history_counts(staged["history"] / "final", [*BEFORE, DAY, *AFTER])
+    for condition in ("hippodrome", "distance_band"):
+        rows = query(staged["url"], """
+            select entity_key, sum(starts), sum(wins) from marts.perf_by_condition
+            where entity_type = 'jockey' and condition_type = %s group by entity_key""", (condition,))
+        got = {key: (int(starts), int(wins)) for key, starts, wins in rows}
+        assert got == {key: tuple(counts) for key, counts in jockey.items()}, condition
+
+
 # ---- settings --------------------------------------------------------------------------------------
 
 def test_cutoff_margin_var(staged):
