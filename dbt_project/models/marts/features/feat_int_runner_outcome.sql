@@ -14,8 +14,9 @@
             {'columns': ['horse_key', 'race_date']},
             {'columns': ['jockey_key', 'race_date']},
             {'columns': ['trainer_key', 'race_date']},
-            {'columns': ['sire_key', 'race_date']},
-            {'columns': ['dam_sire_key', 'race_date']},
+            {'columns': ['jockey_key', 'trainer_key', 'race_date']},
+            {'columns': ['sire_key', 'discipline', 'distance_band', 'race_date']},
+            {'columns': ['dam_sire_key', 'discipline', 'distance_band', 'race_date']},
         ],
         on_schema_change='append_new_columns',
     )
