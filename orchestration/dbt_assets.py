@@ -16,9 +16,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.dbt_project import using_dagster_dev
 
 from orchestration.partitions import context_days, daily_partitions, dbt_window_vars, single_run_backfill
-from orchestration.resources import PostgresResource, dbt_project
+from orchestration.resources import PostgresResource, dbt_executable, dbt_project
 
 DBT_POOL = "dbt"
 # Unit tests check SQL logic on fixed inputs: they belong to CI (`make test`), and rendered with a
@@ -65,11 +66,13 @@ translator = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_check
 
 def load_project():
     """The dbt project with a manifest to read: `dbt parse` when missing (a clean clone) or when
-    running under `dagster dev` (picks up model edits)."""
+    running under `dagster dev` (picks up model edits). Parsed with this environment's dbt
+    (dagster-dbt's own preparer looks for `dbt` on PATH only)."""
     project = dbt_project()
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
-        project.preparer.prepare(project)
+    if using_dagster_dev() or not project.manifest_path.exists():
+        DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir),
+                       dbt_executable=dbt_executable()) \
+            .cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 

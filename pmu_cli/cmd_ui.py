@@ -25,8 +25,10 @@ def ui_environment(url: str, home: Path) -> dict[str, str]:
     """What the Dagster processes need: where the instance lives and which database to use."""
     from orchestration.instance import PG_URL_ENV, sqlalchemy_url
 
+    # this environment's bin first: dbt and dagster need not be on the caller's PATH
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {"DAGSTER_HOME": str(home), "PMU_DATABASE_URL": url, PG_URL_ENV: sqlalchemy_url(url),
-            **db.dbt_env(url)}
+            "PATH": path, **db.dbt_env(url)}
 
 
 def run_ui(args) -> int:
