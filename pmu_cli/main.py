@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_ml",
     "pmu_cli.cmd_ui",
     "pmu_cli.cmd_synth",
+    "pmu_cli.cmd_features",
 )
 
 

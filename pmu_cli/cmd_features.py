@@ -1,0 +1,94 @@
+"""`pmu features build|signal`: the point-in-time feature marts.
+
+  pmu features build [--start D1 --end D2] [--odds-cutoff-minutes N]
+      dbt run of marts.feat_runner_pre_race, marts.fct_runner_result, marts.perf_by_condition
+      and what they need; with dates, only race days D1..D2 (inclusive) are rebuilt.
+  pmu features signal [--db-url URL] [--markdown]
+      win rate by decile and within-race AUC of every feature (bench/feature_signal.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+SELECTION = ("+feat_runner_pre_race", "+fct_runner_result", "perf_by_condition")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _minutes(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}")
+    return int(text)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("features",
+                                   help="build the point-in-time feature marts, or report their signal")
+    commands = parser.add_subparsers(dest="features_command", required=True)
+
+    build = commands.add_parser("build", help="dbt run of the feature marts (and the core below them)")
+    build.add_argument("--start", type=_day, help="first race day rebuilt, YYYY-MM-DD")
+    build.add_argument("--end", type=_day, help="last race day rebuilt (inclusive), YYYY-MM-DD")
+    build.add_argument("--odds-cutoff-minutes", type=_minutes, default=None,
+                       help="odds only from snapshots served this long before the start (default 5)")
+    build.set_defaults(func=_build)
+
+    signal = commands.add_parser("signal", help="win rate by feature decile on the real history")
+    signal.add_argument("--db-url", help="an existing warehouse (default: land ../shared/pmu/history)")
+    signal.add_argument("--markdown", action="store_true", help="print the table too")
+    signal.set_defaults(func=_signal)
+
+
+def dbt_vars(start: date | None, end: date | None, odds_cutoff_minutes: int | None) -> dict:
+    """The dbt vars of a build: the inclusive day range of the command line becomes the models'
+    half-open window [start, end + 1)."""
+    if start and end and end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    out: dict = {}
+    if start:
+        out["start_date"] = start.isoformat()
+    if end:
+        out["end_date"] = (end + timedelta(days=1)).isoformat()
+    if odds_cutoff_minutes is not None:
+        out["odds_cutoff_minutes"] = odds_cutoff_minutes
+    return out
+
+
+def _build(args) -> int:
+    from pmu_core import db
+    from pmu_core.settings import PROJECT_ROOT
+
+    try:
+        variables = dbt_vars(args.start, args.end, args.odds_cutoff_minutes)
+    except ValueError as error:
+        print(f"pmu features build: {error}", file=sys.stderr)
+        return 2
+    url = db.ensure_database()
+    project = PROJECT_ROOT / "dbt_project"
+    command = [str(Path(sys.executable).with_name("dbt")), "run", "--select", *SELECTION,
+               "--project-dir", str(project), "--profiles-dir", str(project)]
+    if variables:
+        command += ["--vars", json.dumps(variables)]
+    env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return subprocess.run(command, env=env).returncode
+
+
+def _signal(args) -> int:
+    from pmu_core.settings import PROJECT_ROOT
+
+    module = runpy.run_path(str(PROJECT_ROOT / "bench" / "feature_signal.py"))
+    argv = (["--db-url", args.db_url] if args.db_url else []) + (["--markdown"] if args.markdown else [])
+    return module["main"](argv)
