@@ -1,0 +1,190 @@
+"""The whole daily path for one real-sized day, split by step, direct and through Dagster.
+
+A real day of `../shared/pmu/replay` (default 16/11/2025: 110 races, programme and participants of
+every race) is served by `pmu replay-server` in its own process (no rate limit). In the same run:
+
+1. direct path, on a fresh database: `fetch` (every GET of the day through the extractor's client,
+   no database), `ingest` (extract.ingest.ingest_day: the same GETs plus landing; `land` is the
+   difference), `dbt` (`dbt build` of the project for that day's window, as the Dagster op runs it);
+2. Dagster path, on another fresh database: the day's whole asset graph and checks materialised
+   in-process (`dagster.materialize`), with its steps' times.
+
+The baseline is the direct path: `ratio` = Dagster wall time / direct wall time (the cost of the
+orchestration). Also reported: the time the polite default rate limit (4 requests/s) alone puts
+under the fetch of that day on the live API. Writes bench/results/daily_run.json, prints one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from extract.client import ClientConfig, PmuClient  # noqa: E402
+from extract.endpoints import ENDPOINTS, api_path, races_in_programme  # noqa: E402
+from extract.ingest import ingest_day  # noqa: E402
+from pmu_core import db  # noqa: E402
+from pmu_core.settings import shared_pmu_dir  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "daily_run.json"
+POLITE_RPS = ClientConfig(base_url="").requests_per_second
+
+# The stock replay server sends headers and body in two writes: with Nagle on, each body waits for
+# the client's delayed ACK (~40 ms), a stall the live API does not have. Same fix as bench/landing.py.
+_NODELAY_SERVER = ("import sys; from pmu_core.replay_server import ReplayHandler; "
+                   "ReplayHandler.disable_nagle_algorithm = True; "
+                   "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))")
+
+
+def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", _NODELAY_SERVER, "replay-server", "--root", str(root),
+                             "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    first_line = proc.stdout.readline()
+    return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
+
+
+def fresh_database(server_url: str, admin) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')  # generated name
+    url = db.url_for_database(server_url, name)
+    db.ensure_schemas(url)
+    return url
+
+
+def time_fetch(config: ClientConfig, day: date, root: Path) -> tuple[float, int, int]:
+    """Seconds, requests and bytes of every GET of the day (programme first: it lists the races)."""
+    with PmuClient(config) as client:
+        started = time.perf_counter()
+        programme = client.fetch(api_path("programme", day))
+        races = races_in_programme(json.loads(programme.body))
+        items = [(api_path(endpoint, day, r.meeting, r.race), None)
+                 for endpoint in ENDPOINTS[1:] for r in races]
+        results = client.fetch_many(items)
+        seconds = time.perf_counter() - started
+    if any(r.status == "failed" for r in [programme, *results]):
+        raise RuntimeError("fetch failed")
+    size = sum(len(r.body or b"") for r in [programme, *results])
+    return seconds, 1 + len(items), size
+
+
+def time_dbt(url: str, day: date) -> float:
+    dbt = Path(sys.executable).parent / "dbt"
+    window = {"start_date": day.isoformat(), "end_date": (day + timedelta(days=1)).isoformat()}
+    env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    started = time.perf_counter()
+    subprocess.run([str(dbt), "build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(window),
+                    "--profiles-dir", ".", "--quiet", "--target-path", "target/bench_daily_run"],
+                   cwd=ROOT / "dbt_project", env=env, check=True)
+    return time.perf_counter() - started
+
+
+def time_dagster(url: str, base_url: str, day: date) -> tuple[float, dict[str, float], dict[str, float]]:
+    import dagster as dg
+
+    import orchestration
+    from orchestration.resources import PmuApiResource, PostgresResource
+
+    resources = {**orchestration.defs.resources, "postgres": PostgresResource(url=url),
+                 "pmu_api": PmuApiResource(base_url=base_url, requests_per_second=None)}
+    os.environ.update(db.dbt_env(url))
+    with dg.instance_for_test() as instance:
+        started = time.perf_counter()
+        result = dg.materialize([*orchestration.defs.assets, *orchestration.defs.asset_checks],
+                                partition_key=day.isoformat(), resources=resources, instance=instance)
+        seconds = time.perf_counter() - started
+        if not result.success:
+            raise RuntimeError("Dagster run failed")
+        starts, steps, by_step = {}, defaultdict(float), {}
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type_value == "STEP_SUCCESS":
+                key = event.step_key
+                kind = "raw" if key.startswith("raw__") else "dbt" if key.startswith("dbt_") else "checks"
+                steps[kind] += entry.timestamp - starts[key]
+                by_step[key] = round(entry.timestamp - starts[key], 2)
+    return seconds, {kind: round(value, 2) for kind, value in steps.items()}, by_step
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--day", default="2025-11-16", help="a day of ../shared/pmu/replay (YYYY-MM-DD)")
+    args = parser.parse_args()
+    day = date.fromisoformat(args.day)
+    root = shared_pmu_dir() / "replay"
+    if not (root / f"{day:%d%m%Y}.json").is_file():
+        print(f"bench/daily_run: no recording of {day} under {root} (set PMU_SHARED_DIR)", file=sys.stderr)
+        return 1
+    server_url = db.database_url()
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    proc, base_url = start_replay_server(root)
+    databases = []
+    try:
+        config = ClientConfig(base_url=base_url, requests_per_second=None)
+        direct_url = fresh_database(server_url, admin)
+        databases.append(direct_url)
+        fetch_s, requests, size = time_fetch(config, day, root)
+        started = time.perf_counter()
+        report = ingest_day(day, config=config, db_url=direct_url)
+        ingest_s = time.perf_counter() - started
+        if report.failed:
+            raise RuntimeError(f"ingest failed: {report.failed[:3]}")
+        dbt_s = time_dbt(direct_url, day)
+        direct_s = fetch_s + max(ingest_s - fetch_s, 0.0) + dbt_s
+
+        dagster_url = fresh_database(server_url, admin)
+        databases.append(dagster_url)
+        dagster_s, dagster_steps, dagster_by_step = time_dagster(dagster_url, base_url, day)
+    finally:
+        proc.terminate()
+        proc.wait()
+        with admin.cursor() as cur:
+            for url in databases:
+                name = db.connection_params(url)["dbname"]
+                cur.execute(psycopg2.sql.SQL("drop database if exists {} with (force)")
+                            .format(psycopg2.sql.Identifier(name)))
+        admin.close()
+
+    figures = {
+        "day": day.isoformat(),
+        "races": report.races,
+        "requests": requests,
+        "mb_fetched": round(size / 1e6, 3),
+        "bodies_new": report.bodies_new,
+        "direct_s": {"fetch": round(fetch_s, 2), "land": round(max(ingest_s - fetch_s, 0.0), 2),
+                     "dbt": round(dbt_s, 2), "total": round(direct_s, 2)},
+        "dagster_s": {"total": round(dagster_s, 2), "steps": dagster_steps, "by_step": dagster_by_step},
+        "ratio": round(dagster_s / direct_s, 3),
+        "baseline": "direct path (extractor + dbt build, no Dagster), same day, same run",
+        "polite_fetch_floor_s": round(requests / POLITE_RPS, 1) if POLITE_RPS else None,
+        "cpu_count": os.cpu_count(),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    d = figures["direct_s"]
+    print(f"daily_run {day}: {report.races} races, {requests} requests, {figures['mb_fetched']} MB; direct "
+          f"{d['total']}s (fetch {d['fetch']}s, land {d['land']}s, dbt {d['dbt']}s); "
+          f"Dagster {dagster_s:.1f}s (steps {dagster_steps}); ratio {figures['ratio']}x; "
+          f"at {POLITE_RPS} req/s the fetch alone takes {figures['polite_fetch_floor_s']}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
