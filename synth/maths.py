@@ -31,12 +31,16 @@ def market_probabilities(p_true: np.ndarray, noise_sd: float, longshot_bias: flo
     return softmax(view)
 
 
+MAX_ODDS = 999.0
+
+
 def odds_from_probabilities(q: np.ndarray, takeout: float = TAKEOUT_WIN) -> np.ndarray:
     """Pari-mutuel decimal odds: the pool less the takeout shared over the stakes on each runner,
-    rounded to 0.1 below 10 and to 1 from 10 on, at least 1.1."""
+    rounded to 0.1 below 10 and to 1 from 10 on, within [1.1, MAX_ODDS] (the tote shows no more:
+    the real recordings top out in the hundreds, a deep longshot of a noisy view could reach 10^4)."""
     raw = (1.0 - takeout) / q
     rounded = np.where(raw < 10.0, np.round(raw * 10.0) / 10.0, np.round(raw))
-    return np.maximum(rounded, 1.1)
+    return np.clip(rounded, 1.1, MAX_ODDS)
 
 
 def overround(odds: np.ndarray) -> float:

@@ -53,6 +53,7 @@ def test_odds_are_rounded_like_pmu_and_carry_the_takeout():
     odds = odds_from_probabilities(np.array([0.5, 0.3, 0.15, 0.05]), takeout=0.15)
     assert odds.tolist() == [1.7, 2.8, 5.7, 17.0]  # 0.85/q: one decimal below 10, whole from 10 on
     assert odds_from_probabilities(np.array([0.99]), 0.15)[0] == 1.1  # PMU's minimum
+    assert odds_from_probabilities(np.array([1e-5]), 0.15)[0] == 999.0  # 85,000 uncapped
     q = np.full(10, 0.1)
     assert overround(odds_from_probabilities(q, 0.15)) == pytest.approx(1 / 0.85, rel=0.01)
 
