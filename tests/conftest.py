@@ -4,6 +4,8 @@ database per test, the real recorded PMU data, and replay servers over real HTTP
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -29,9 +31,18 @@ def shared_pmu() -> Path:
     return path
 
 
+def embedded_home(prefix: str) -> Path:
+    """A folder for an embedded server's data, outside pytest's basetemp: pytest resets
+    /tmp/pytest-of-<user> to mode 0700 when another session starts, which locks out the
+    unprivileged user that pgserver runs postgres as (when we are root) and kills the server."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 @pytest.fixture(scope="session")
-def pmu_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pmu_home")
+def pmu_home() -> Path:
+    home = embedded_home("pmu-test-home-")
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -13,10 +16,12 @@ from pmu_core.settings import Settings
 
 
 @pytest.fixture
-def own_home(tmp_path):
-    settings = Settings(home=tmp_path / "home", database_url=None, api_base_url="http://127.0.0.1:9")
+def own_home():
+    home = Path(tempfile.mkdtemp(prefix="pmu-test-own-"))  # not under pytest's basetemp: see conftest
+    settings = Settings(home=home / "home", database_url=None, api_base_url="http://127.0.0.1:9")
     yield settings
     db.stop_embedded(settings)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_embedded_server_starts_creates_schemas_and_is_reused(own_home):
