@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_model_seconds": round(much["model_seconds"] / little["model_seconds"], 3),
         "ratio_wall_seconds": round(much["wall_seconds"] / little["wall_seconds"], 3),
         "target_ratio": 2.0,
+        # the machine is shared: a loaded one (load > cores) makes every figure noisy
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1))
