@@ -11,7 +11,11 @@ slot in the `dbt` pool (limit 1), so two runs never write the same model at once
 """
 
 import json
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -64,6 +68,15 @@ class WarehouseTranslator(DagsterDbtTranslator):
 translator = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+@contextmanager
+def run_target(name: str) -> Iterator[Path]:
+    """A dbt target folder for one invocation, removed when it succeeds (each holds a ~7 MB
+    manifest: kept per run they would grow by GBs a month) and kept for inspection when it fails."""
+    target = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    yield target
+    shutil.rmtree(target, ignore_errors=True)
+
+
 def load_project():
     """The dbt project with a manifest to read: `dbt parse` when missing (a clean clone) or when
     running under `dagster dev` (picks up model edits). Parsed with this environment's dbt
@@ -97,10 +110,11 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
             days = context_days(context)
             dbt_vars = dbt_window_vars(days)
             context.log.info(f"dbt window {dbt_vars}")
-            with postgres.dbt_environment():
+            with postgres.dbt_environment(), run_target("dbt_daily_models") as target:
                 # No fetch_row_counts here: counting a staging view re-reads all raw JSON; dbt's
                 # adapter response already reports the rows each incremental model wrote.
-                yield from dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context).stream()
+                yield from dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context,
+                                   target_path=target).stream()
 
         definitions.append(dbt_daily_models)
 
@@ -111,8 +125,8 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
         )
         def dbt_full_rebuild_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                                     postgres: PostgresResource):
-            with postgres.dbt_environment():
-                yield from dbt.cli(BUILD, context=context).stream().fetch_row_counts()
+            with postgres.dbt_environment(), run_target("dbt_full_rebuild_models") as target:
+                yield from dbt.cli(BUILD, context=context, target_path=target).stream().fetch_row_counts()
 
         definitions.append(dbt_full_rebuild_models)
 
