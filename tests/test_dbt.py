@@ -99,15 +99,22 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     return out
 
 
+def admin_sql(server_url: str, statement: str) -> None:
+    conn = psycopg2.connect(server_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="module")
 def warehouse(shared_pmu, server_url, tmp_path_factory):
     """A fresh database with every real replay day (and the 08:55 odds snapshot of 05/11/2025)
     landed through the extractor, and the warehouse built by `dbt build`."""
     name = f"t_dbt_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name, not input
+    admin_sql(server_url, f'create database "{name}"')  # generated name, not input
     url = db.url_for_database(server_url, name)
     db.ensure_schemas(url)
     tmp = tmp_path_factory.mktemp("dbt")
@@ -125,9 +132,8 @@ def warehouse(shared_pmu, server_url, tmp_path_factory):
         run_dbt(env, tmp, "build", "--select", *DBT_SELECT)
         yield {"url": url, "env": env, "tmp": tmp, "replay": replay, "shared": shared_pmu}
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+        # a fresh connection: one held idle through the module's minutes of dbt may be gone
+        admin_sql(server_url, f'drop database if exists "{name}" with (force)')
 
 
 # ---- tests -----------------------------------------------------------------------------------
