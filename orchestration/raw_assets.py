@@ -8,7 +8,7 @@ retries fail the step once the rest is landed, so the step's retry policy fetche
 
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -20,6 +20,9 @@ from orchestration.resources import PmuApiResource, PostgresResource
 ENDPOINTS = ("programme", "participants", "performances", "rapports")
 RAW_GROUP = "raw"
 API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds across runs
+# The morning run (08:00 Paris) should have landed the day's programme and fields by 09:00.
+MORNING_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1),
+                                            timezone="Europe/Paris")
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
                                jitter=dg.Jitter.PLUS_MINUS)
 
@@ -119,6 +122,7 @@ def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
         group_name=RAW_GROUP,
         retry_policy=NETWORK_RETRY,
         pool=API_POOL,
+        freshness_policy=MORNING_FRESHNESS if endpoint in ("programme", "participants") else None,
         kinds={"python", "postgres"},
         description=f"Untouched PMU `{endpoint}` bodies, one row per distinct snapshot (raw.{key.path[-1]}).",
         check_specs=[dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECKS[endpoint]],

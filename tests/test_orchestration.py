@@ -52,6 +52,16 @@ def test_definitions_load_with_raw_assets_jobs_schedule_and_sensors():
         assert node.partitions_def == daily_partitions
         assert node.group_name == "raw"
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    # concurrency: network steps share the `pmu_api` pool, dbt steps the `dbt` pool (limit 1, below)
+    pools = {a.node_def.name: a.node_def.pool for a in defs.assets}
+    assert pools["raw__pmu_programme"] == pools["raw__pmu_rapports"] == "pmu_api"
+    dbt_ops = [name for name in pools if name.startswith("dbt_")]
+    assert dbt_ops and all(pools[name] == "dbt" for name in dbt_ops)
+    # network assets retry; the morning's raw assets carry a freshness deadline (09:00 Paris)
+    raw_keys = {raw_asset_key(e) for e in ("programme", "participants", "performances", "rapports")}
+    raw_defs = [a for a in defs.assets if set(a.keys) & raw_keys]
+    assert len(raw_defs) == 4 and all(d.op.retry_policy.max_retries >= 1 for d in raw_defs)
+    assert graph.get(raw_asset_key("programme")).freshness_policy is not None
     for job in ("morning_job", "results_job", "odds_snapshot_job", "daily_job"):
         assert defs.resolve_job_def(job) is not None
     schedule = defs.get_repository_def().get_schedule_def("morning_schedule")
