@@ -12,7 +12,9 @@ import decimal
 
 import numpy as np
 import pandas as pd
+from psycopg2 import sql
 
+from ml.ratings import RATING_FEATURES, add_ratings
 from pmu_core import db
 
 FEATURES_TABLE = "marts.feat_runner_pre_race"
@@ -58,6 +60,13 @@ cross join lateral jsonb_array_elements(s.body -> 'participants') as x (runner)
 """
 
 
+# History for the point-in-time ratings: every runner of the earlier days with its keys and place.
+_HISTORY_COLUMNS = {
+    "f": ("race_id", "race_date", "num_pmu", "horse_key", "jockey_key", "trainer_key"),
+    "r": ("finish_place", "has_result"),
+}
+
+
 class MissingMartError(RuntimeError):
     pass
 
@@ -82,9 +91,16 @@ def _frame(cur) -> pd.DataFrame:
 
 
 def load_dataset(
-    db_url: str | None, start: dt.date, end: dt.date, *, cutoff: str = "mart", morning_time: str = "10:30"
+    db_url: str | None,
+    start: dt.date,
+    end: dt.date,
+    *,
+    cutoff: str = "mart",
+    morning_time: str = "10:30",
+    ratings: bool = True,
 ) -> pd.DataFrame:
-    """Training/evaluation frame for races dated start..end (inclusive), with `won`."""
+    """Training/evaluation frame for races dated start..end (inclusive), with `won`. ratings=True
+    adds the point-in-time ratings (ml.ratings) computed from every earlier day in the warehouse."""
     if cutoff not in CUTOFFS:
         raise ValueError(f"cutoff must be one of {CUTOFFS}, not {cutoff!r}")
     if end < start:
@@ -97,8 +113,39 @@ def load_dataset(
             cur.execute(_MORNING_ODDS_SQL, {"start": start, "end": end, "cut": morning_time})
             morning = _frame(cur)
             df = with_market(df, morning)
+        if ratings and not df.empty:
+            df = _with_ratings(cur, df, end)
     df["won"] = df["is_winner"].fillna(False).astype(bool).astype(float)
     return without_declared_non_runners(df)
+
+
+def _existing_columns(cur, table: str) -> set[str]:
+    schema, name = table.split(".")
+    cur.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, name),
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+def _with_ratings(cur, df: pd.DataFrame, end: dt.date) -> pd.DataFrame:
+    """Ratings of each runner before its race day, from all results of the days before it."""
+    have = {"f": _existing_columns(cur, FEATURES_TABLE), "r": _existing_columns(cur, RESULTS_TABLE)}
+    columns = [
+        sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col))
+        for alias, cols in _HISTORY_COLUMNS.items()
+        for col in cols
+        if col in have[alias]
+    ]
+    query = sql.SQL(
+        "select {} from marts.feat_runner_pre_race as f join marts.fct_runner_result as r"
+        " on r.race_id = f.race_id and r.num_pmu = f.num_pmu"
+        " where f.race_date <= %s and not coalesce(r.is_non_runner, false)"
+    ).format(sql.SQL(", ").join(columns))
+    cur.execute(query, (end,))
+    rated = add_ratings(_frame(cur))
+    keep = ["race_id", "num_pmu", *RATING_FEATURES]
+    return df.merge(rated[keep], on=["race_id", "num_pmu"], how="left")
 
 
 def without_declared_non_runners(df: pd.DataFrame) -> pd.DataFrame:
@@ -108,12 +155,15 @@ def without_declared_non_runners(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[~df["is_declared_non_runner"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
-def load_scoring_frame(db_url: str | None, day: dt.date) -> pd.DataFrame:
+def load_scoring_frame(db_url: str | None, day: dt.date, *, ratings: bool = True) -> pd.DataFrame:
     """The day's declared runners with their pre-race features and market (no outcomes)."""
     with db.connection(db_url) as conn, conn.cursor() as cur:
         _check_tables(cur, (FEATURES_TABLE, RESULTS_TABLE))
         cur.execute(_SCORING_SQL, {"day": day})
-        return without_declared_non_runners(_frame(cur))
+        df = _frame(cur)
+        if ratings and not df.empty:
+            df = _with_ratings(cur, df, day)
+        return without_declared_non_runners(df)
 
 
 def with_market(df: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:

@@ -35,7 +35,7 @@ DEFAULT_LGBM_PARAMS = {
     "bagging_freq": 1,
     "lambda_l2": 1.0,
     "verbose": -1,
-    "num_threads": 2,
+    "num_threads": 1,  # OpenMP threads spin when the cores are shared: one is faster there
     "deterministic": True,
     "force_row_wise": True,
 }

@@ -1,0 +1,286 @@
+"""ML benchmark: calibrated win probabilities against the market, on synthetic and on real days.
+
+Synthetic (default): ≥ 2 years of synthetic days (`synth.generate`) landed as a live system sees
+them (each day's morning snapshot, then its final one, over HTTP from the replay server), the core
+and feature marts built by dbt, then a walk-forward evaluation on the last `--held-out-days`
+(≥ 3,000 races): the LightGBM model, its market combination, and the conditional-logit baseline
+measured in the same run (ratios). Also the training time and the time to score a full day into
+modeling.predictions. Writes bench/results/ml.json and prints one line.
+Targets: combined ΔR² over the market > 0 with its CI above 0; attainable gain ≥ 0.5; a day scored
+in < 5 s.
+
+`--real`: the same evaluation on ../shared/pmu/history (60 real days: morning then final landed in
+date order; train on the first weeks, walk forward over the last ones), reporting the model, the
+combined model, the morning market (odds served before the cut-off) and the closing market (final
+odds). Writes bench/results/ml_real.json. Targets: fundamentals-only pseudo-R² ≥ 0.08; combined
+over the same-time market ΔR² > 0 (with its CI, honestly: the sample is small).
+
+The warehouse of each mode is kept in its own database (bench_ml_synth / bench_ml_real) and under
+--home, and reused by later runs with the same arguments (--rebuild to start over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ml import registry  # noqa: E402
+from ml.dataset import load_dataset  # noqa: E402
+from ml.evaluate import evaluate_predictions, walk_forward_predict  # noqa: E402
+from ml.models import WinModel  # noqa: E402
+from ml.scoring import score_day  # noqa: E402
+from ml.truth import attach_truth, load_truth  # noqa: E402
+from ml.warehouse import build_marts, land_days, recorded_days  # noqa: E402
+from pmu_core import db  # noqa: E402
+from pmu_core.settings import shared_pmu_dir  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def warehouse_url(name: str, rebuild: bool) -> tuple[str, bool]:
+    """URL of database `name` on the configured server; (url, already built)."""
+    server = db.database_url()
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            if rebuild:
+                cur.execute(f'drop database if exists "{name}" with (force)')  # our constant name
+            cur.execute("select 1 from pg_database where datname = %s", (name,))
+            exists = cur.fetchone() is not None
+            if not exists:
+                cur.execute(f'create database "{name}"')  # our constant name
+    finally:
+        admin.close()
+    url = db.url_for_database(server, name)
+    db.ensure_schemas(url)
+    built = False
+    if exists:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("select to_regclass('marts.feat_runner_pre_race') is not null")
+            built = cur.fetchone()[0]
+    return url, built
+
+
+def build(url: str, snapshot_roots: list[Path], days: list[dt.date]) -> dict:
+    started = time.perf_counter()
+    landed = land_days(snapshot_roots, days, url)
+    land_seconds = time.perf_counter() - started
+    log(f"landed {landed}")
+    started = time.perf_counter()
+    build_marts(url)
+    return {
+        "land_seconds": round(land_seconds, 1),
+        "dbt_seconds": round(time.perf_counter() - started, 1),
+        **landed,
+    }
+
+
+def compare(result: dict, baseline: dict) -> dict:
+    """The figures the issue asks for, and model / baseline ratios where they make sense."""
+
+    def pick(r):
+        return {
+            "model_r2": r["model"]["pseudo_r2"],
+            "market_r2": r["market"]["pseudo_r2"],
+            "combined_r2": r["combined"]["pseudo_r2"],
+            "delta_r2": r["delta_r2_combined_vs_market"]["value"],
+            "attainable_gain": r.get("attainable_gain"),
+        }
+
+    a, b = pick(result), pick(baseline)
+    ratios = {k: (a[k] / b[k] if isinstance(a[k], float) and b[k] else None) for k in a}
+    return {"lgbm": a, "condlogit_baseline": b, "ratio_lgbm_over_baseline": ratios}
+
+
+def evaluate_both(frame, *, min_train_days: int, test_days: int, n_boot: int) -> dict:
+    out = {}
+    for kind in ("lgbm", "condlogit"):
+        started = time.perf_counter()
+        preds, folds, model = walk_forward_predict(
+            frame,
+            lambda k=kind: WinModel(name=f"bench_{k}", kind=k),
+            min_train_days=min_train_days,
+            test_days=test_days,
+            log=log,
+        )
+        result = evaluate_predictions(preds, n_boot=n_boot)
+        result["folds"] = folds
+        result["train_seconds_per_fold"] = round(statistics.mean(f["fit_seconds"] for f in folds), 2)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        result["feature_importance_top10"] = dict(list(model.feature_importance().items())[:10])
+        out[kind] = result
+        log(
+            f"{kind}: R² model {result['model']['pseudo_r2']:.4f} market {result['market']['pseudo_r2']:.4f} "
+            f"combined {result['combined']['pseudo_r2']:.4f} on {result['races']} races"
+        )
+    return out
+
+
+def time_scoring(url: str, frame, days: list[dt.date]) -> dict:
+    """Train on everything before the scored days, register + promote, score each day (read the
+    features, predict, upsert): seconds per day."""
+    first = min(days)
+    started = time.perf_counter()
+    model = WinModel(name="bench_scoring", kind="lgbm").fit(frame[frame["race_date"] < first])
+    train_seconds = time.perf_counter() - started
+    record = registry.register(url, model)
+    registry.promote(url, record.label)
+    seconds, races = [], []
+    for day in days:
+        started = time.perf_counter()
+        summary = score_day(url, day)
+        seconds.append(time.perf_counter() - started)
+        races.append(summary["races"])
+    return {
+        "train_seconds_full_window": round(train_seconds, 2),
+        "days_scored": len(days),
+        "races_per_day_mean": statistics.mean(races),
+        "score_seconds_per_day_mean": round(statistics.mean(seconds), 3),
+        "score_seconds_per_day_max": round(max(seconds), 3),
+    }
+
+
+def run_synthetic(args) -> dict:
+    from synth import generate
+
+    home = args.home / "synth"
+    start = dt.date(2022, 1, 3)
+    end = start + dt.timedelta(days=args.days - 1)
+    root = home / f"days_{start}_{end}_m{args.meetings}_s{args.seed}"
+    os.environ["PMU_HOME"] = str(home / "pmu_home")
+    url, built = warehouse_url("bench_ml_synth", args.rebuild)
+    timings = {}
+    if not (root / "_captured_at.json").exists():
+        log(f"generating {args.days} synthetic days into {root}")
+        started = time.perf_counter()
+        summary = generate(start, end, root, seed=args.seed, meetings_per_day=args.meetings)
+        timings["generate_seconds"] = round(time.perf_counter() - started, 1)
+        log(f"generated {summary['races']} races")
+    if not built:
+        timings |= build(url, [root / "morning", root], recorded_days(root))
+    frame = attach_truth(load_dataset(url, start, end), load_truth(root / "truth"))
+    n_days = frame["race_date"].nunique()
+    min_train = n_days - args.held_out_days
+    evaluations = evaluate_both(frame, min_train_days=min_train, test_days=args.test_days, n_boot=args.n_boot)
+    scored_days = sorted(frame["race_date"].unique())[-args.score_days :]
+    scoring = time_scoring(url, frame, scored_days)
+    lg = evaluations["lgbm"]
+    figures = {
+        "mode": "synthetic",
+        "days": n_days,
+        "races": int(frame["race_id"].nunique()),
+        "held_out_races": lg["races"],
+        "train_days_first_fold": min_train,
+        "build": timings,
+        "comparison": compare(lg, evaluations["condlogit"]),
+        "training_seconds_per_fold_lgbm": lg["train_seconds_per_fold"],
+        "training_seconds_per_fold_condlogit": evaluations["condlogit"]["train_seconds_per_fold"],
+        "training_time_ratio_lgbm_over_condlogit": round(
+            lg["train_seconds_per_fold"] / max(evaluations["condlogit"]["train_seconds_per_fold"], 1e-9), 2
+        ),
+        "scoring": scoring,
+        "targets": {
+            "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
+            "attainable_gain_at_least_0_5": (lg.get("attainable_gain") or 0) >= 0.5,
+            "held_out_races_at_least_3000": lg["races"] >= 3000,
+            "score_day_under_5s": scoring["score_seconds_per_day_max"] < 5.0,
+        },
+        "evaluations": evaluations,
+    }
+    return figures
+
+
+def run_real(args) -> dict:
+    history = shared_pmu_dir() / "history"
+    if not (history / "final").is_dir():
+        raise SystemExit(f"real history not found at {history}")
+    os.environ["PMU_HOME"] = str(args.home / "real" / "pmu_home")
+    url, built = warehouse_url("bench_ml_real", args.rebuild)
+    days = recorded_days(history / "final")
+    timings = {} if built else build(url, [history / "morning", history / "final"], days)
+    frame = load_dataset(url, days[0], days[-1])
+    n_days = frame["race_date"].nunique()
+    min_train = n_days - args.real_held_out_days
+    evaluations = evaluate_both(
+        frame, min_train_days=min_train, test_days=args.real_test_days, n_boot=args.n_boot
+    )
+    lg = evaluations["lgbm"]
+    return {
+        "mode": "real",
+        "days": n_days,
+        "races": int(frame["race_id"].nunique()),
+        "held_out_races": lg["races"],
+        "train_days_first_fold": min_train,
+        "build": timings,
+        "comparison": compare(lg, evaluations["condlogit"]),
+        "closing_market": lg.get("closing_market"),
+        "combined_on_closing_races": lg.get("combined_on_closing_races"),
+        "targets": {
+            "model_r2_at_least_0_08": lg["model"]["pseudo_r2"] >= 0.08,
+            "delta_r2_above_0": lg["delta_r2_combined_vs_market"]["value"] > 0,
+            "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
+        },
+        "evaluations": evaluations,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--real", action="store_true", help="evaluate on ../shared/pmu/history instead")
+    parser.add_argument("--days", type=int, default=730, help="synthetic days (≥ 2 years)")
+    parser.add_argument("--meetings", type=float, default=2.5, help="synthetic meetings per day")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--held-out-days", type=int, default=180, help="synthetic days tested walk-forward")
+    parser.add_argument("--test-days", type=int, default=30, help="days per walk-forward step (synthetic)")
+    parser.add_argument("--real-held-out-days", type=int, default=21)
+    parser.add_argument("--real-test-days", type=int, default=7)
+    parser.add_argument("--score-days", type=int, default=5)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--home", type=Path, default=ROOT / ".pmu" / "bench_ml")
+    parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the warehouse")
+    args = parser.parse_args()
+    args.home = args.home.resolve()
+    figures = run_real(args) if args.real else run_synthetic(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("ml_real.json" if args.real else "ml.json")
+    out.write_text(json.dumps(figures, indent=2, default=str))
+    lg = figures["evaluations"]["lgbm"]
+    d = lg["delta_r2_combined_vs_market"]
+    ratio = figures["comparison"]["ratio_lgbm_over_baseline"]["model_r2"]
+    line = (
+        f"ml {figures['mode']}: {lg['races']} held-out races, R² model {lg['model']['pseudo_r2']:.4f} "
+        f"({ratio or float('nan'):.2f}x the baseline's), "
+        f"market {lg['market']['pseudo_r2']:.4f}, combined {lg['combined']['pseudo_r2']:.4f}, "
+        f"ΔR² {d['value']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+    )
+    if figures["mode"] == "synthetic":
+        line += (
+            f", attainable gain {lg.get('attainable_gain') or float('nan'):.3f}, training "
+            f"{figures['training_seconds_per_fold_lgbm']:.1f}s/fold "
+            f"({figures['training_time_ratio_lgbm_over_condlogit']:.1f}x baseline), scoring "
+            f"{figures['scoring']['score_seconds_per_day_mean']:.2f}s/day"
+        )
+    elif figures.get("closing_market"):
+        line += f", closing market {figures['closing_market']['pseudo_r2']:.4f}"
+    print(line + f" -> {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
