@@ -101,7 +101,7 @@ per_race as (
         race_id,
         -- a k-way dead heat counts 1/k for each winner, as in ml/metrics.py
         -sum(
-            case when is_winner then ln(greatest(probability, 1e-12)) / winners else 0 end
+            case when is_winner then ln(greatest(probability, 1e-12::double precision)) / winners else 0 end
         ) as neg_log_likelihood,
         ln(count(*)) as uniform_neg_log_likelihood,
         bool_or(is_winner and rank = 1) as top_pick_won,
@@ -124,11 +124,11 @@ select
     model_version,
     race_date,
     count(*) as races,
-    avg(neg_log_likelihood) as log_loss,
-    1 - sum(neg_log_likelihood) / nullif(sum(uniform_neg_log_likelihood), 0) as pseudo_r2,
-    avg(top_pick_won::int) as hit_rate,
+    avg(neg_log_likelihood)::double precision as log_loss,
+    (1 - sum(neg_log_likelihood) / nullif(sum(uniform_neg_log_likelihood), 0))::double precision as pseudo_r2,
+    avg(top_pick_won::int)::double precision as hit_rate,
     sum(value_bets) as value_bets,
-    sum(value_bet_profit) as value_bet_profit,
-    sum(value_bet_profit) / nullif(sum(value_bets), 0) as roi
+    sum(value_bet_profit)::double precision as value_bet_profit,
+    (sum(value_bet_profit) / nullif(sum(value_bets), 0))::double precision as roi
 from per_race
 group by model_id, model_name, model_version, race_date

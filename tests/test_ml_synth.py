@@ -1,0 +1,178 @@
+"""ml/ on synthetic days through the real pipeline: synth -> replay server (HTTP) -> extract ->
+dbt (core + feature marts) -> walk-forward training, the registry, scoring, the accuracy mart.
+
+One warehouse is built per module (about a minute): the last day is first landed as its morning
+snapshot only, so the point-in-time test can compare its features before and after its results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+
+from ml import metrics, registry
+from ml.dataset import load_dataset, load_scoring_frame
+from ml.evaluate import evaluate_predictions, walk_forward_predict
+from ml.frames import feature_columns
+from ml.leakage import leaky_features
+from ml.models import WinModel
+from ml.scoring import read_predictions, score_day
+from ml.truth import attach_truth, load_truth
+from ml.warehouse import build_marts, land_days, run_dbt
+from pmu_core import db
+from pmu_core.settings import PROJECT_ROOT
+from synth import generate
+
+pytestmark = pytest.mark.slow
+
+START = dt.date(2025, 3, 3)
+DAYS = 30
+LAST = START + dt.timedelta(days=DAYS - 1)
+TRAIN_DAYS = 22
+
+
+@pytest.fixture(scope="module")
+def warehouse(server_url, tmp_path_factory):
+    """(db url, synthetic root, features of the last day before its results landed)."""
+    root = tmp_path_factory.mktemp("synth")
+    generate(START, LAST, root, seed=5, meetings_per_day=3)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')  # generated name, not input
+    url = db.url_for_database(server_url, name)
+    db.ensure_schemas(url)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PMU_DATABASE_URL", url)
+        mp.setenv("PMU_HOME", str(tmp_path_factory.mktemp("pmu_home")))
+        days = [START + dt.timedelta(days=i) for i in range(DAYS)]
+        land_days([root / "morning", root], days[:-1], url)
+        land_days([root / "morning"], days[-1:], url)
+        build_marts(url)
+        before = load_scoring_frame(url, LAST)
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "select num_pmu, race_id, final_odds from marts.fct_runner_result where race_date = %s",
+                (LAST,),
+            )
+            odds_before = pd.DataFrame(cur.fetchall(), columns=["num_pmu", "race_id", "final_odds"])
+        land_days([root], days[-1:], url)
+        build_marts(url)
+        yield url, root, before, odds_before
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def held_out(warehouse):
+    url, root, *_ = warehouse
+    frame = attach_truth(load_dataset(url, START, LAST), load_truth(root / "truth"))
+    preds, folds, model = walk_forward_predict(
+        frame, lambda: WinModel(kind="lgbm", n_folds=4), min_train_days=TRAIN_DAYS, test_days=4
+    )
+    return preds, folds, model, evaluate_predictions(preds, n_boot=500)
+
+
+def test_walk_forward_trains_on_the_past_only(held_out):
+    _, folds, _, result = held_out
+    assert len(folds) == 2
+    for fold in folds:
+        assert fold["train_end"] < fold["test_start"]
+    assert result["dates"]["first"] == str(START + dt.timedelta(days=TRAIN_DAYS))
+    assert result["races"] > 150
+
+
+def test_trained_model_beats_a_model_that_ignores_features(held_out):
+    preds, _, _, result = held_out
+    preds = preds.sort_values(["race_id", "num_pmu"]).reset_index(drop=True)
+    uniform = 1.0 / preds.groupby("race_id")["num_pmu"].transform("size").to_numpy()
+    starts = np.flatnonzero(np.r_[True, preds.race_id.to_numpy()[1:] != preds.race_id.to_numpy()[:-1]])
+    gain = metrics.delta_r2_with_ci(
+        preds["p_model"].to_numpy(), uniform, preds["target"].to_numpy(), starts, n_boot=500
+    )
+    assert gain["ci_low"] > 0
+    assert result["model"]["pseudo_r2"] > 0.03
+
+
+def test_combined_model_beats_the_market_on_held_out_races(held_out):
+    _, _, model, result = held_out
+    delta = result["delta_r2_combined_vs_market"]
+    assert delta["value"] > 0
+    assert result["combined"]["log_loss"] < result["market"]["log_loss"]
+    assert model.combiner[0] > 0  # the second stage gives the model a positive weight
+    # The truth is known here: the combined model closes part of the market's gap to it.
+    assert result["attainable_gain"] > 0
+    assert result["truth"]["log_loss"] < result["market"]["log_loss"]
+
+
+def test_scoring_twice_leaves_the_same_rows_and_feeds_the_accuracy_mart(warehouse):
+    url, *_ = warehouse
+    train_end = LAST - dt.timedelta(days=1)
+    model = WinModel(name="synth", kind="lgbm", n_folds=3).fit(load_dataset(url, START, train_end))
+    record = registry.register(url, model)
+    registry.promote(url, record.label)
+    score_day(url, LAST)
+    first = read_predictions(url, LAST).drop(columns=["scored_at"])
+    score_day(url, LAST)
+    second = read_predictions(url, LAST).drop(columns=["scored_at"])
+    assert len(first) > 0 and first.equals(second)
+    np.testing.assert_allclose(first.groupby("race_id")["probability"].sum(), 1.0, atol=1e-9)
+
+    run_dbt(url, "run", "--select", "ml_model_daily_accuracy")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select races, log_loss, hit_rate, value_bets from marts.ml_model_daily_accuracy"
+            " where model_id = %s and race_date = %s",
+            (record.id, LAST),
+        )
+        races, log_loss, hit_rate, value_bets = cur.fetchone()
+        assert isinstance(log_loss, float)
+        cur.execute(
+            "select race_id, num_pmu, is_winner from marts.fct_runner_result where race_date = %s"
+            " and not is_non_runner",
+            (LAST,),
+        )
+        results = pd.DataFrame(cur.fetchall(), columns=["race_id", "num_pmu", "is_winner"])
+    # Recomputed here from the published rows and the results, runner by runner.
+    joined = first.merge(results, on=["race_id", "num_pmu"])
+    decided = joined.groupby("race_id").filter(lambda race: race.is_winner.any())
+    # A k-way dead heat counts the mean of -ln p over its winners.
+    losses = [-np.mean(np.log(race.probability[race.is_winner])) for _, race in decided.groupby("race_id")]
+    hits = [bool(race.is_winner[race["rank"] == 1].any()) for _, race in decided.groupby("race_id")]
+    assert races == decided.race_id.nunique()
+    assert log_loss == pytest.approx(np.mean(losses), rel=1e-9)
+    assert hit_rate == pytest.approx(np.mean(hits))
+    assert value_bets == int((decided.edge > 0.05).sum())
+
+
+def test_a_post_race_column_is_caught_by_the_point_in_time_check(warehouse):
+    url, _, before, odds_before = warehouse
+    after = load_scoring_frame(url, LAST)
+    # The real feature columns do not move when the results land ...
+    assert leaky_features(before, after, feature_columns(before)) == []
+    # ... but a model fed the runner's final odds from the results mart would be: it changes.
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select num_pmu, race_id, final_odds from marts.fct_runner_result where race_date = %s", (LAST,)
+        )
+        odds_after = pd.DataFrame(cur.fetchall(), columns=["num_pmu", "race_id", "final_odds"])
+    fed_before = before.merge(
+        odds_before.rename(columns={"final_odds": "f_closing_price"}), on=["race_id", "num_pmu"]
+    )
+    fed_after = after.merge(
+        odds_after.rename(columns={"final_odds": "f_closing_price"}), on=["race_id", "num_pmu"]
+    )
+    assert leaky_features(fed_before, fed_after, ["f_closing_price", "f_age"]) == ["f_closing_price"]
+
+
+def test_accuracy_mart_creates_the_modeling_tables_exactly_as_ml_schema():
+    model_sql = (PROJECT_ROOT / "dbt_project/models/marts/ml/ml_model_daily_accuracy.sql").read_text()
+    hook = re.search(r"{% set modeling_ddl %}(.*?){% endset %}", model_sql, re.S).group(1)
+    assert hook.strip() == (PROJECT_ROOT / "ml/schema.sql").read_text().strip()
