@@ -243,3 +243,30 @@ def test_post_race_columns_are_refused_as_features():
         WinModel(kind="condlogit").fit(df)
     with pytest.raises(ValueError, match="f_final_odds"):
         WinModel(features=["f_x0", "f_final_odds"]).fit(df)
+
+
+def test_morning_market_ignores_snapshots_served_after_the_start():
+    from ml.dataset import with_market
+
+    start = pd.Timestamp("2024-05-01 13:00", tz="UTC")
+    df = pd.DataFrame(
+        {
+            "race_id": ["r"] * 3,
+            "num_pmu": [1, 2, 3],
+            "race_start_at": [start] * 3,
+            "mkt_odds": [9.9, 9.9, 9.9],
+            "mkt_implied_prob": [0.3, 0.3, 0.4],
+        }
+    )
+    snap = pd.DataFrame(
+        {
+            "race_id": ["r"] * 3,
+            "num_pmu": [1, 2, 3],
+            "odds": [2.0, 4.0, 4.0],
+            "served_at": [start - pd.Timedelta(hours=4)] * 2 + [start + pd.Timedelta(minutes=1)],
+        }
+    )
+    out = with_market(df, snap)
+    assert out["mkt_odds"].iloc[2] != out["mkt_odds"].iloc[2]  # NaN: served after the off
+    np.testing.assert_allclose(out["mkt_implied_prob"].iloc[:2], [2 / 3, 1 / 3])
+    assert list(out["mkt_odds_rank"].iloc[:2]) == [1, 2]
