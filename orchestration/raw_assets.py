@@ -111,7 +111,8 @@ def _merge_reports(reports: list) -> dict:
     return total
 
 
-def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
+def build_raw_asset(endpoint: str,
+                    retry_policy: dg.RetryPolicy | None = NETWORK_RETRY) -> dg.AssetsDefinition:
     key = raw_asset_key(endpoint)
 
     @dg.asset(
@@ -120,7 +121,7 @@ def build_raw_asset(endpoint: str) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=single_run_backfill,
         group_name=RAW_GROUP,
-        retry_policy=NETWORK_RETRY,
+        retry_policy=retry_policy,
         pool=API_POOL,
         freshness_policy=MORNING_FRESHNESS if endpoint in ("programme", "participants") else None,
         kinds={"python", "postgres"},

@@ -371,3 +371,31 @@ def test_pmu_ui_is_a_command():
     assert env["PMU_DATABASE_URL"] == url and env["PMU_PGHOST"] == "/tmp/sock"
     assert env["PMU_DAGSTER_PG_URL"] == "postgresql+psycopg2://postgres:@/pmu?host=/tmp/sock&port=5432"
     assert env["DAGSTER_HOME"].endswith("dagster")
+
+
+def test_failed_requests_fail_the_step_and_a_rerun_lands_the_day(db_url, shared_pmu, replay_server):
+    from orchestration.raw_assets import build_raw_asset
+    from orchestration.resources import PmuApiResource
+    from pmu_core.replay_server import FaultPlan
+
+    # the production asset, without the step retry policy's minutes of waiting
+    programme = [build_raw_asset("programme", retry_policy=None)]
+    broken = replay_server(shared_pmu / "replay", faults=FaultPlan(rate=1.0, kinds=("500",)))
+    with dg.instance_for_test() as instance:
+        failed = dg.materialize(
+            programme, partition_key="2025-11-05", instance=instance, raise_on_error=False,
+            resources={"postgres": PostgresResource(url=db_url),
+                       "pmu_api": PmuApiResource(base_url=broken, requests_per_second=None, max_attempts=1)})
+        assert not failed.success
+        failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "1 programme request(s) failed" in failure.step_failure_data.error.message
+        # the same step against a healthy server: the day lands
+        healthy = replay_server(shared_pmu / "replay")
+        again = dg.materialize(
+            programme, partition_key="2025-11-05", instance=instance,
+            resources={"postgres": PostgresResource(url=db_url),
+                       "pmu_api": PmuApiResource(base_url=healthy, requests_per_second=None)})
+        assert again.success
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from raw.pmu_programme where race_date = '2025-11-05'")
+        assert cur.fetchone()[0] == 1
