@@ -15,23 +15,26 @@
 
 with snapshots as (
     select
-        prog.raw_id,
-        prog.race_date,
-        {{ feat_known_at('prog') }} as known_at,
-        {{ pmu_int("meeting.value ->> 'numOfficiel'") }} as meeting_num,
-        {{ pmu_int("course.value ->> 'numOrdre'") }} as race_num,
-        meeting.value as meeting_body,
-        course.value as course_body,
-        {{ pmu_epoch_ms_to_timestamptz("course.value ->> 'heureDepart'") }} as start_at
-    from {{ source('pmu', 'pmu_programme') }} as prog
-    cross join
-        lateral jsonb_array_elements(
-            {{ pmu_json_array("coalesce(prog.body -> 'programme', prog.body) -> 'reunions'") }}
-        ) as meeting (value)
-    cross join lateral jsonb_array_elements({{ pmu_json_array("meeting.value -> 'courses'") }}) as course (value)
-    where
-        prog.http_status between 200 and 299
-        and {{ race_date_window('prog.race_date') }}
+        programme_raw_id as raw_id,
+        race_id,
+        race_date,
+        programme_served_at as known_at,
+        meeting_num,
+        race_num,
+        race_start_at as start_at,
+        discipline,
+        specialty,
+        distance_m,
+        prize_eur,
+        coalesce(race_hippodrome_code, hippodrome_code) as hippodrome_code,
+        country_code,
+        going_value,
+        going_label,
+        track_surface,
+        rail_side,
+        declared_runners
+    from {{ ref('stg_pmu__programme_snapshots') }}
+    where {{ race_date_window('race_date') }}
 ),
 
 ranked as (
@@ -51,28 +54,24 @@ ranked as (
 )
 
 select
-    {{ pmu_race_id('race_date', 'meeting_num', 'race_num') }} as race_id,
+    race_id,
     race_date,
     meeting_num,
     race_num,
     start_at as race_start_at,
     known_at as programme_known_at,
     is_pre_race as programme_is_pre_race,
-    course_body ->> 'discipline' as discipline,
-    course_body ->> 'specialite' as specialty,
-    {{ pmu_int("course_body ->> 'distance'") }} as distance_m,
-    {{ feat_distance_band("course_body ->> 'discipline'", pmu_int("course_body ->> 'distance'")) }}
-        as distance_band,
-    {{ pmu_numeric("course_body ->> 'montantPrix'") }} as prize_eur,
-    coalesce(
-        course_body -> 'hippodrome' ->> 'codeHippodrome',
-        meeting_body -> 'hippodrome' ->> 'code'
-    ) as hippodrome_code,
-    meeting_body -> 'pays' ->> 'code' as country_code,
-    {{ pmu_numeric("course_body -> 'penetrometre' ->> 'valeurMesure'") }} as going_penetrometre,
-    course_body -> 'penetrometre' ->> 'intitule' as going_label,
-    course_body ->> 'typePiste' as track_type,
-    course_body ->> 'corde' as rail,
-    {{ pmu_int("course_body ->> 'nombreDeclaresPartants'") }} as declared_runners
+    discipline,
+    specialty,
+    distance_m,
+    {{ feat_distance_band('discipline', 'distance_m') }} as distance_band,
+    prize_eur,
+    hippodrome_code,
+    country_code,
+    going_value as going_penetrometre,
+    going_label,
+    track_surface as track_type,
+    rail_side as rail,
+    declared_runners
 from ranked
 where pick = 1
