@@ -77,12 +77,24 @@ def run_target(name: str) -> Iterator[Path]:
     shutil.rmtree(target, ignore_errors=True)
 
 
+def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
+    """Missing, or older than a file dbt parses: a run would then build models the manifest does
+    not know (dagster-dbt fails on their events)."""
+    if not manifest.exists():
+        return True
+    parsed_at = manifest.stat().st_mtime
+    sources = [project_dir / "dbt_project.yml", *(p for folder in ("models", "macros", "tests", "seeds",
+                                                                   "snapshots")
+                                                  for p in (project_dir / folder).rglob("*") if p.is_file())]
+    return any(p.stat().st_mtime > parsed_at for p in sources if p.exists())
+
+
 def load_project():
-    """The dbt project with a manifest to read: `dbt parse` when missing (a clean clone) or when
-    running under `dagster dev` (picks up model edits). Parsed with this environment's dbt
+    """The dbt project with a manifest to read: `dbt parse` when missing or stale (a clean clone,
+    models edited since the last parse) or under `dagster dev`. Parsed with this environment's dbt
     (dagster-dbt's own preparer looks for `dbt` on PATH only)."""
     project = dbt_project()
-    if using_dagster_dev() or not project.manifest_path.exists():
+    if using_dagster_dev() or manifest_is_stale(Path(project.project_dir), project.manifest_path):
         DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir),
                        dbt_executable=dbt_executable()) \
             .cli(["parse", "--quiet"], target_path=project.target_path).wait()

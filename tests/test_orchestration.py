@@ -399,3 +399,24 @@ def test_failed_requests_fail_the_step_and_a_rerun_lands_the_day(db_url, shared_
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from raw.pmu_programme where race_date = '2025-11-05'")
         assert cur.fetchone()[0] == 1
+
+
+def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path):
+    import os
+
+    from orchestration.dbt_assets import manifest_is_stale
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1\n")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(tmp_path, manifest)  # missing
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(model, (1_000_000, 1_000_000))
+    os.utime(tmp_path / "dbt_project.yml", (1_000_000, 1_000_000))
+    os.utime(manifest, (2_000_000, 2_000_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+    os.utime(model, (3_000_000, 3_000_000))  # a model edited after the parse
+    assert manifest_is_stale(tmp_path, manifest)
