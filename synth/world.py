@@ -452,7 +452,7 @@ class World:
         s = s + self.disc_pref[h, disc_col[race.discipline]]
         if race.recul is not None:
             s = s - 0.006 * race.recul  # 25 m behind costs about 0.15
-        if race.weight is not None:
+        if race.weight is not None and len(race.weight):
             s = s - 0.06 * (race.weight - race.weight.min()) / 10.0  # per kilo carried
         return s * self.cfg.strength_scale
 
@@ -495,7 +495,9 @@ class World:
             race.rating = np.round((30 + 8 * (self.base[h] + rng.normal(0, 0.3, n))) * 2) / 2
             race.rating = np.clip(race.rating, 10, 60)
             # handicap weights (1/10 kg): one kilo per rating point above the lowest rated
-            extra = np.round(race.rating - race.rating.min()).astype(np.int64) * 10 if n else 0
+            # (an empty field must stay an empty array: a scalar here would index an empty race)
+            extra = (np.round(race.rating - race.rating.min()).astype(np.int64) * 10 if n
+                     else np.zeros(0, dtype=np.int64))
             race.weight = np.minimum(540 + extra, 620) + (90 if kind == cat.OBSTACLE else 0)
             order = np.argsort(-race.weight, kind="stable")
         else:

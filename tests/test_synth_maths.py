@@ -80,3 +80,23 @@ def test_dividends_are_whole_tens_of_cents_and_at_least_the_minimum():
     assert dividend_cents(0.333, 0.15) == 250  # 255.2 rounded down to ten cents
     assert dividend_cents(0.99, 0.15) == 110
     assert dividend_cents(0.001, 0.3) == 70000
+
+
+def test_a_flat_race_left_without_horses_is_drawn_as_cancelled():
+    """Small worlds (few meetings a day) can leave a galop race with an empty field: it must come
+    out cancelled with empty arrays, not crash the whole generation."""
+    from datetime import date
+
+    from synth import catalog as cat
+    from synth.world import SynthConfig, World
+
+    day = date(2024, 1, 1)
+    world = World(SynthConfig(), 0, day)
+    races = world.plan_day(day)
+    world._fill_fields(day.toordinal(), day.year, races)
+    race = next(r for r in races if r.circuit.kind != cat.TROT)
+    race.horses = np.zeros(0, dtype=np.int64)
+    world._draw_race(race, day.year)
+    assert race.cancelled
+    assert len(race.p_true) == len(race.weight) == len(race.horses) == 0
+    assert race.order == []
