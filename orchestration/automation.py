@@ -3,8 +3,9 @@
 - 08:00 Paris: land the day's programme, participants and past performances, build the warehouse.
 - results sensor: from 10 min after each start, land results and rapports for that day and
   rebuild it; again every 15 min while some are missing, for at most 6 h after the start.
-- odds sensor: in the hour before each start, a participants snapshot every 5 min (raw only:
-  the odds-snapshot staging model reads every snapshot).
+- odds sensor: in the hour before each start, a participants snapshot every 5 min, the dbt models
+  between it and the feature mart, then the races whose market moved are re-scored.
+The morning run scores the day (modeling/predictions) after dbt.
 All three start stopped: turning them on against the live API is a deliberate act.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration import race_clock, warehouse
+from orchestration.ml_assets import EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
 
@@ -28,18 +30,34 @@ def _raw(*endpoints: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*(raw_asset_key(e) for e in endpoints))
 
 
+# The odds runs re-score only the races whose market or field moved since they were scored.
+ODDS_RUN_CONFIG = {"ops": {PREDICTIONS_KEY.to_python_identifier(): {"config": {"only_moved_races": True}}}}
+
+
 def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
     warehouse_models = dg.AssetSelection.assets(*dbt_defs)
+    predictions = dg.AssetSelection.assets(PREDICTIONS_KEY)
+    odds = _raw("participants")
+    if FEATURES_KEY in {key for d in dbt_defs for key in d.keys}:
+        # the dbt models from the participants snapshots to the feature mart's market columns
+        to_features = _raw("participants").downstream() & dg.AssetSelection.assets(FEATURES_KEY).upstream()
+        odds = odds | to_features | predictions
     return {
         "morning": dg.define_asset_job(
-            "morning_job", selection=_raw("programme", "participants", "performances") | warehouse_models,
-            description="The day's programme, fields and past performances, then the warehouse."),
+            "morning_job",
+            selection=_raw("programme", "participants", "performances") | warehouse_models | predictions,
+            description="The day's programme, fields and past performances, the warehouse, then the "
+                        "day's predictions."),
         "results": dg.define_asset_job(
             "results_job", selection=_raw("programme", "participants", "rapports") | warehouse_models,
             description="Arrivals (programme, participants) and rapports of a day, then the warehouse."),
         "odds": dg.define_asset_job(
-            "odds_snapshot_job", selection=_raw("participants"),
-            description="One more participants snapshot (odds) of a day."),
+            "odds_snapshot_job", selection=odds,
+            description="One more participants snapshot (odds) of a day, the feature mart, and the "
+                        "races whose market moved re-scored."),
+        "training": dg.define_asset_job(
+            "training_job", selection=dg.AssetSelection.assets(MODEL_KEY, EVALUATION_KEY),
+            description="Train and register a model on the feature mart, then its walk-forward evaluation."),
         "daily": dg.define_asset_job(
             "daily_job", selection=_raw(*warehouse.RAW_TABLES) | warehouse_models,
             description="Everything for a day (or a range: one run)."),
@@ -82,7 +100,8 @@ def build_automation(jobs: dict[str, Any]):
         requests = race_clock.odds_requests(races, now)
         if not requests:
             return dg.SkipReason(f"no race starting within the hour at {now:%Y-%m-%d %H:%M} UTC")
-        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"})
+        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"},
+                              run_config=ODDS_RUN_CONFIG)
                 for day, run_key in requests.items()]
 
     return [morning_schedule], [results_sensor, pre_race_odds_sensor]
