@@ -152,6 +152,16 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
     resources = {"postgres": PostgresResource(url=db_url)}
     scored_days = (TRAIN_END + dt.timedelta(days=1), LAST)
     with dg.instance_for_test() as instance:
+        # no production model yet: the step succeeds (the marts downstream of its key still build)
+        # and every_race_scored fails, saying why
+        unscored = dg.materialize([predictions], partition_key=LAST.isoformat(), resources=resources,
+                                  instance=instance)
+        assert unscored.success and _checks(unscored) == {
+            "probabilities_sum_to_one": True, "every_race_scored": False, "calibrated_last_30_days": True}
+        assert "production model" in _check_metadata(unscored, "every_race_scored")["reason"]
+        assert _check_metadata(unscored, "every_race_scored")["races_to_score"] > 0
+        assert _rows(db_url, "select count(*) from modeling.predictions")[0][0] == 0
+
         # train (promoted: the first model of its name), evaluate, and score the 7 days after the
         # training window in one single-run backfill
         trained = dg.materialize(
