@@ -236,3 +236,34 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
                                 " and race_id = %s and num_pmu = %s", (LAST, race_id, num_pmu))[0][0]
         assert changed == pytest.approx(2 * before[0][4])
         assert all(_checks(odds_run).values())
+
+
+def test_odds_sensor_requests_carry_the_moved_races_config_valid_for_its_job(db_url, shared_pmu, monkeypatch):
+    import json
+
+    import psycopg2.extras
+
+    from orchestration import automation
+    from pmu_core.settings import PROJECT_ROOT
+
+    day = dt.date(2025, 11, 5)  # real programme: R2C1 starts at 09:30 UTC
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute((PROJECT_ROOT / "extract" / "schema.sql").read_text())
+        cur.execute(
+            """insert into raw.pmu_programme (race_date, client, url, http_status, fetched_at, served_at,
+                                              body_sha256, extractor_version, body)
+               values (%s, 1, 'programme', 200, now(), %s, repeat('0', 64), 'test', %s)""",
+            (day, dt.datetime(2025, 11, 5, 8, 0, tzinfo=dt.UTC),
+             psycopg2.extras.Json(json.loads((shared_pmu / "replay" / "05112025.json").read_text()))))
+    monkeypatch.setattr(automation, "current_time", lambda: dt.datetime(2025, 11, 5, 9, 0, tzinfo=dt.UTC))
+    repository = orchestration.defs.get_repository_def()
+    sensor = repository.get_sensor_def("pre_race_odds_sensor")
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, repository_def=repository,
+                                          resources={"postgres": PostgresResource(url=db_url)})
+        requests = sensor.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2025-11-05"]
+    assert requests[0].run_config == ODDS_RUN_CONFIG
+    job = orchestration.defs.resolve_job_def("odds_snapshot_job")
+    resolved = dg.validate_run_config(job, requests[0].run_config)["ops"]["modeling__predictions"]
+    assert resolved["config"] == {"only_moved_races": True, "model": None}
