@@ -40,17 +40,9 @@ RAW_TABLES = ("raw.pmu_programme", "raw.pmu_participants", "raw.pmu_performances
               "raw.rejected_bodies", "raw.fetch_log", "raw.day_runs")
 
 
-# `pmu replay-server` with TCP_NODELAY on its sockets. The stock server writes the headers and the
-# body of a 200 in two sends: Nagle holds the body until the client's delayed ACK (~40 ms on Linux),
-# so every body costs 40 ms whatever the extractor does (the live API has no such stall).
-_NODELAY_SERVER = ("import sys; from pmu_core.replay_server import ReplayHandler; "
-                   "ReplayHandler.disable_nagle_algorithm = True; "
-                   "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))")
-
-
-def start_replay_server(root: Path, nodelay: bool = True) -> tuple[subprocess.Popen, str]:
-    launcher = ["-c", _NODELAY_SERVER] if nodelay else ["-m", "pmu_cli.main"]
-    proc = subprocess.Popen([sys.executable, *launcher, "replay-server", "--root", str(root),
+def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
+    """`pmu replay-server` as its own process (its own core and GIL), on a free port."""
+    proc = subprocess.Popen([sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(root),
                              "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     first_line = proc.stdout.readline()
     return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
