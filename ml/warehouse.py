@@ -5,19 +5,13 @@ feature marts with dbt. Used by the synthetic-day tests, the benchmark and the r
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from extract.client import ClientConfig
 from extract.ingest import ingest_day
-from pmu_core import db
+from pmu_core.dbt import run_dbt
 from pmu_core.replay_server import ReplayServerThread
-from pmu_core.settings import PROJECT_ROOT
 
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MART_SELECTION = ("+feat_runner_pre_race", "+fct_runner_result")
 
 
@@ -57,19 +51,6 @@ def land_days(snapshot_roots: list[Path], days: list[dt.date], db_url: str, *, m
         for server in servers:
             server.__exit__(None, None, None)
     return totals
-
-
-def run_dbt(db_url: str, *args: str, vars: dict | None = None) -> subprocess.CompletedProcess:
-    """dbt in a subprocess against db_url; raises with dbt's output when it fails."""
-    dbt = Path(sys.executable).with_name("dbt")
-    cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
-    if vars:
-        cmd += ["--vars", json.dumps(vars, default=str)]
-    env = os.environ | db.dbt_env(db_url)
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=DBT_PROJECT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return done
 
 
 def build_marts(db_url: str, selection: tuple[str, ...] = MART_SELECTION) -> None:
