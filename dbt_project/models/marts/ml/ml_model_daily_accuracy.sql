@@ -99,17 +99,21 @@ per_race as (
         model_version,
         race_date,
         race_id,
-        -- a k-way dead heat counts 1/k for each winner, as in ml/metrics.py
+        -- a k-way dead heat counts 1/k for each winner, as in ml/metrics.py. Sums run in numeric:
+        -- float sums depend on row order, and a rebuild must give the same table bit for bit.
         -sum(
-            case when is_winner then ln(greatest(probability, 1e-12::double precision)) / winners else 0 end
+            case
+                when is_winner then (ln(greatest(probability, 1e-12::double precision)) / winners)::numeric
+                else 0
+            end
         ) as neg_log_likelihood,
-        ln(count(*)) as uniform_neg_log_likelihood,
+        ln(count(*))::numeric as uniform_neg_log_likelihood,
         bool_or(is_winner and rank = 1) as top_pick_won,
         count(*) filter (where edge > {{ value_bet_edge }}) as value_bets,
         coalesce(sum(
             case
                 when edge > {{ value_bet_edge }} and is_winner
-                    then coalesce(final_odds, market_odds) / winners - 1
+                    then (coalesce(final_odds, market_odds) / winners - 1)::numeric
                 when edge > {{ value_bet_edge }} then -1
             end
         ), 0) as value_bet_profit
