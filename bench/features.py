@@ -26,8 +26,6 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -67,18 +65,7 @@ def day_of(ddmmyyyy: str) -> date:
 
 
 def fresh_database() -> str:
-    server = db.database_url()
-    admin = psycopg2.connect(server)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{DATABASE}" with (force)')  # constant name
-            cur.execute(f'create database "{DATABASE}"')
-    finally:
-        admin.close()
-    url = db.url_for_database(server, DATABASE)
-    db.ensure_schemas(url)
-    return url
+    return db.recreate_database(DATABASE)
 
 
 def land(url: str, history: Path, days: list[str]) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.sql
 
 from pmu_core.settings import Settings, load_settings
 
@@ -88,6 +89,24 @@ def url_for_database(url: str, dbname: str) -> str:
     if params["host"].startswith("/"):  # Unix socket folder
         return f"postgresql://{auth}@/{quote(dbname)}?host={quote(params['host'])}&port={params['port']}"
     return f"postgresql://{auth}@{params['host']}:{params['port']}/{quote(dbname)}"
+
+
+def recreate_database(dbname: str, settings: Settings | None = None) -> str:
+    """Drop (if present) and create database `dbname` on the warehouse's server, with the
+    project's schemas; returns its URL. For benchmarks and tests that need a clean slate."""
+    server_url = database_url(settings)
+    admin = psycopg2.connect(server_url)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            name = psycopg2.sql.Identifier(dbname)
+            cur.execute(psycopg2.sql.SQL("drop database if exists {} with (force)").format(name))
+            cur.execute(psycopg2.sql.SQL("create database {}").format(name))
+    finally:
+        admin.close()
+    url = url_for_database(server_url, dbname)
+    ensure_schemas(url)
+    return url
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
