@@ -91,19 +91,30 @@ def url_for_database(url: str, dbname: str) -> str:
     return f"postgresql://{auth}@{params['host']}:{params['port']}/{quote(dbname)}"
 
 
-def recreate_database(dbname: str, settings: Settings | None = None) -> str:
-    """Drop (if present) and create database `dbname` on the warehouse's server, with the
-    project's schemas; returns its URL. For benchmarks and tests that need a clean slate."""
-    server_url = database_url(settings)
+def _admin(server_url: str, statement: psycopg2.sql.Composable) -> None:
+    # a connection per statement: callers may hold a database for minutes between create and drop
     admin = psycopg2.connect(server_url)
     try:
         admin.autocommit = True
         with admin.cursor() as cur:
-            name = psycopg2.sql.Identifier(dbname)
-            cur.execute(psycopg2.sql.SQL("drop database if exists {} with (force)").format(name))
-            cur.execute(psycopg2.sql.SQL("create database {}").format(name))
+            cur.execute(statement)
     finally:
         admin.close()
+
+
+def drop_database(dbname: str, server_url: str | None = None) -> None:
+    """Drop database `dbname` (if present) on the warehouse's server, closing its sessions."""
+    statement = psycopg2.sql.SQL("drop database if exists {} with (force)")
+    _admin(server_url or database_url(), statement.format(psycopg2.sql.Identifier(dbname)))
+
+
+def recreate_database(dbname: str, server_url: str | None = None) -> str:
+    """Drop (if present) and create database `dbname` on the warehouse's server (or on
+    `server_url`), with the project's schemas; returns its URL. For benchmarks and tests that need
+    a clean slate."""
+    server_url = server_url or database_url()
+    drop_database(dbname, server_url)
+    _admin(server_url, psycopg2.sql.SQL("create database {}").format(psycopg2.sql.Identifier(dbname)))
     url = url_for_database(server_url, dbname)
     ensure_schemas(url)
     return url

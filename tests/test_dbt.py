@@ -12,7 +12,6 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from extract.client import ClientConfig
@@ -99,24 +98,12 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     return out
 
 
-def admin_sql(server_url: str, statement: str) -> None:
-    conn = psycopg2.connect(server_url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def warehouse(shared_pmu, server_url, tmp_path_factory):
     """A fresh database with every real replay day (and the 08:55 odds snapshot of 05/11/2025)
     landed through the extractor, and the warehouse built by `dbt build`."""
     name = f"t_dbt_{uuid.uuid4().hex[:10]}"
-    admin_sql(server_url, f'create database "{name}"')  # generated name, not input
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
+    url = db.recreate_database(name, server_url)
     tmp = tmp_path_factory.mktemp("dbt")
     env = {**os.environ, **db.dbt_env(url), "PMU_DATABASE_URL": url,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -133,7 +120,7 @@ def warehouse(shared_pmu, server_url, tmp_path_factory):
         yield {"url": url, "env": env, "tmp": tmp, "replay": replay, "shared": shared_pmu}
     finally:
         # a fresh connection: one held idle through the module's minutes of dbt may be gone
-        admin_sql(server_url, f'drop database if exists "{name}" with (force)')
+        db.drop_database(name, server_url)
 
 
 # ---- tests -----------------------------------------------------------------------------------

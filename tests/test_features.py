@@ -27,7 +27,6 @@ from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg2
 import pytest
 from psycopg2 import sql
 
@@ -208,24 +207,11 @@ def land(url: str, root: Path, day: str) -> None:
     assert not report.failed, report.failed
 
 
-def admin_sql(server_url: str, statement: str) -> None:
-    # a connection per statement: the staging takes minutes, an idle one may not survive it
-    admin = psycopg2.connect(server_url)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        admin.close()
-
-
 @pytest.fixture(scope="module")
 def staged(shared_pmu, server_url, tmp_path_factory):
     history = shared_pmu / "history"
     name = f"t_feat_{uuid.uuid4().hex[:10]}"
-    admin_sql(server_url, f'create database "{name}"')  # generated name, not input
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
+    url = db.recreate_database(name, server_url)
     tmp = tmp_path_factory.mktemp("features")
     env = {**os.environ, **db.dbt_env(url), "PMU_DATABASE_URL": url,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -258,7 +244,7 @@ def staged(shared_pmu, server_url, tmp_path_factory):
         stages["later"] = feature_rows(url, d)
         yield {"url": url, "env": env, "tmp": tmp, "history": history, "stages": stages}
     finally:
-        admin_sql(server_url, f'drop database if exists "{name}" with (force)')
+        db.drop_database(name, server_url)
 
 
 # ---- 6d / 6a: rows of day D never change once built ----------------------------------------------
