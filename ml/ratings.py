@@ -1,9 +1,19 @@
 """Point-in-time ratings of horses, jockeys/drivers and trainers from past finishing orders.
 
-A runner's strength is r_horse + r_jockey + r_trainer; after each race day the ratings move along the
-gradient of the Plackett–Luce likelihood of that day's first three places (a multi-runner Elo). The
-features of a day use only the ratings as they stood before that day: no result of the day itself
-(or later) reaches them. The finishing orders come from fct_runner_result, the keys from the
+A runner's strength is r_horse + r_jockey + r_trainer. Each rating is a Gaussian belief (mean,
+variance) updated after every race day by one Newton step on the Plackett–Luce likelihood of that
+day's finishing orders: the step is the likelihood's gradient divided by (prior precision + Fisher
+information), so a newcomer's rating moves fast and a veteran's slowly, and the variance shrinks
+with every run. After each run a horse's variance grows by `drift_var_horse` (form and ability move
+between runs), so old results weigh less than recent ones.
+
+Every placed finisher counts (a full order holds far more information than the first three). A runner
+without a place (disqualified, fell, pulled up) is left out of that race's likelihood: its absence
+says nothing reliable about its rank, and counting it as beaten by every finisher pushed strong
+horses down at each later stage.
+
+The features of a day use only the ratings as they stood before that day: no result of the day
+itself (or later) reaches them. The finishing orders come from fct_runner_result, the keys from the
 feature mart, both for earlier race dates."""
 
 from __future__ import annotations
@@ -13,49 +23,79 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.groups import race_starts, race_sum
+from ml.groups import per_row, race_starts, race_sum
 
 RATING_FEATURES = (
     "f_rating_horse",
     "f_rating_jockey",
     "f_rating_trainer",
     "f_rating_total",
+    "f_rating_horse_sd",
     "f_rating_horse_runs",
 )
-PLACES_USED = 3
 
 
 @dataclass(frozen=True)
 class RatingConfig:
-    lr_horse: float = 0.25
-    lr_jockey: float = 0.03
-    lr_trainer: float = 0.03
+    """Prior variances and per-run drift, in units of the within-race log-strength. Tuned on the
+    first 550 days of the synthetic benchmark (bench/ml.py), never on its held-out days."""
+
+    prior_var_horse: float = 0.6
+    drift_var_horse: float = 0.03
+    prior_var_jockey: float = 0.05
+    drift_var_jockey: float = 0.002
+    prior_var_trainer: float = 0.05
+    drift_var_trainer: float = 0.002
 
 
-def plackett_luce_gradient(
-    strength: np.ndarray, place: np.ndarray, starts: np.ndarray, places_used: int = PLACES_USED
-) -> np.ndarray:
-    """d log L / d strength for the first `places_used` places of each race (place: 1, 2, ... or NaN
-    for unplaced). Tied runners at a place share it (each counts 1/k)."""
+def plackett_luce_derivatives(
+    strength: np.ndarray, place: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Fisher information (the negative Hessian's diagonal) of the Plackett–Luce
+    log-likelihood of each race's finishing order, with respect to each runner's log-strength.
+
+    place: 1, 2, ... per runner, NaN for a runner without a place (left out of its race). Runners
+    sharing a place (dead heat) each count 1/k of that stage."""
+    strength = np.asarray(strength, dtype=float)
+    place = np.asarray(place, dtype=float)
     n = len(strength)
-    sizes = np.diff(np.r_[starts, n])
     grad = np.zeros(n)
-    for k in range(1, places_used + 1):
-        remaining = ~(place < k)  # NaN (unplaced) stays in every stage
+    fisher = np.zeros(n)
+    if not np.isfinite(place).any():
+        return grad, fisher
+    for k in range(1, int(np.nanmax(place)) + 1):
+        remaining = place >= k  # NaN compares False: unplaced runners never take part
         chosen = (place == k).astype(float)
-        chosen_total = race_sum(chosen, starts)
+        chosen_total = per_row(race_sum(chosen, starts), starts, n)
         if not chosen_total.any():
-            break
+            continue
+        active = chosen_total > 0
         s = np.where(remaining, strength, -np.inf)
-        peak = np.repeat(np.maximum.reduceat(s, starts), sizes)
+        peak = per_row(np.maximum.reduceat(s, starts), starts, n)
         e = np.where(remaining, np.exp(s - np.where(np.isfinite(peak), peak, 0.0)), 0.0)
-        total = np.repeat(race_sum(e, starts), sizes)
-        p = np.divide(e, total, out=np.zeros(n), where=total > 0)
-        share = np.divide(
-            chosen, np.repeat(chosen_total, sizes), out=np.zeros(n), where=np.repeat(chosen_total, sizes) > 0
-        )
-        grad += share - p * np.repeat(chosen_total > 0, sizes)
-    return grad
+        total = per_row(race_sum(e, starts), starts, n)
+        p = np.divide(e, total, out=np.zeros(n), where=total > 0) * active
+        grad += np.divide(chosen, chosen_total, out=np.zeros(n), where=active) - p
+        fisher += p * (1.0 - p)
+    return grad, fisher
+
+
+def gaussian_step(
+    mean: np.ndarray, var: np.ndarray, index: np.ndarray, grad: np.ndarray, fisher: np.ndarray,
+    drift: float
+) -> None:
+    """In place: the beliefs of entities `index` (one row per run, repeats allowed) take one Newton
+    step with their summed gradient and information, then widen by `drift`. The last slot is the
+    unknown-key slot and is left for the caller to reset."""
+    g_total = np.zeros(len(mean))
+    info_total = np.zeros(len(mean))
+    np.add.at(g_total, index, grad)
+    np.add.at(info_total, index, fisher)
+    touched = np.zeros(len(mean), dtype=bool)
+    touched[index] = True
+    precision = 1.0 / var + info_total
+    mean += np.where(touched, g_total / precision, 0.0)
+    var[:] = np.where(touched, 1.0 / precision + drift, var)
 
 
 def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd.DataFrame:
@@ -65,14 +105,19 @@ def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd
     config = config or RatingConfig()
     df = runners.sort_values(["race_date", "race_id", "num_pmu"], kind="stable").reset_index(drop=True)
     # An unknown key maps to a last slot that is reset after every update: it never learns.
-    keys = []
-    for col in ("horse_key", "jockey_key", "trainer_key"):
+    entities = []
+    for col, prior, drift in (
+        ("horse_key", config.prior_var_horse, config.drift_var_horse),
+        ("jockey_key", config.prior_var_jockey, config.drift_var_jockey),
+        ("trainer_key", config.prior_var_trainer, config.drift_var_trainer),
+    ):
         values = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
         code, uniques = pd.factorize(values.astype("string"))
-        keys.append((np.where(code < 0, len(uniques), code), len(uniques)))
-    (h, n_h), (j, n_j), (t, n_t) = keys
-    r_h, r_j, r_t = np.zeros(n_h + 1), np.zeros(n_j + 1), np.zeros(n_t + 1)
-    runs = np.zeros(n_h + 1)
+        slots = len(uniques) + 1
+        index = np.where(code < 0, slots - 1, code)
+        entities.append((index, np.zeros(slots), np.full(slots, prior), prior, drift))
+    horse_index = entities[0][0]
+    runs = np.zeros(len(entities[0][1]))
     out = np.zeros((len(df), len(RATING_FEATURES)))
     place = pd.to_numeric(df["finish_place"], errors="coerce").to_numpy(dtype=float)
     has_result = (
@@ -82,21 +127,20 @@ def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd
     day_bounds = np.r_[np.flatnonzero(np.r_[True, dates[1:] != dates[:-1]]), len(df)]
     race_ids = df["race_id"].to_numpy()
     for a, b in zip(day_bounds[:-1], day_bounds[1:], strict=True):
-        hh, jj, tt = h[a:b], j[a:b], t[a:b]
-        out[a:b, 0], out[a:b, 1], out[a:b, 2] = r_h[hh], r_j[jj], r_t[tt]
-        out[a:b, 3] = r_h[hh] + r_j[jj] + r_t[tt]
-        out[a:b, 4] = runs[hh]
-        done = has_result[a:b]
-        if not done.any():
+        for k, (index, mean, _var, _prior, _drift) in enumerate(entities):
+            out[a:b, k] = mean[index[a:b]]
+        out[a:b, 3] = out[a:b, 0] + out[a:b, 1] + out[a:b, 2]
+        out[a:b, 4] = np.sqrt(entities[0][2][horse_index[a:b]])
+        out[a:b, 5] = runs[horse_index[a:b]]
+        rows = np.flatnonzero(has_result[a:b]) + a
+        if not len(rows):
             continue
-        idx = np.flatnonzero(done) + a
-        starts = race_starts(race_ids[idx])
-        grad = plackett_luce_gradient(out[idx, 3], place[idx], starts)
-        np.add.at(r_h, h[idx], config.lr_horse * grad)
-        np.add.at(r_j, j[idx], config.lr_jockey * grad)
-        np.add.at(r_t, t[idx], config.lr_trainer * grad)
-        np.add.at(runs, h[idx], 1.0)
-        r_h[-1] = r_j[-1] = r_t[-1] = runs[-1] = 0.0
+        grad, fisher = plackett_luce_derivatives(out[rows, 3], place[rows], race_starts(race_ids[rows]))
+        for index, mean, var, prior, drift in entities:
+            gaussian_step(mean, var, index[rows], grad, fisher, drift)
+            mean[-1], var[-1] = 0.0, prior
+        np.add.at(runs, horse_index[rows], 1.0)
+        runs[-1] = 0.0
     for k, name in enumerate(RATING_FEATURES):
         df[name] = out[:, k]
     return df

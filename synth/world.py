@@ -42,6 +42,8 @@ class SynthConfig:
     cancel_rate: float = 0.01
     dead_heat_rate: float = 0.017
     rest_cycle_days: float = 24.0  # a horse runs about every this many days
+    form_persistence: float = 0.6  # AR(1) coefficient of form from one run to the next
+    form_noise: float = 0.22  # sd of the form's change after each run (unseen until the next result)
 
 
 @dataclass
@@ -687,7 +689,7 @@ class World:
                 self.last_run[horse] = day_index
             # form moves with each run; ability drifts slowly
             hs = h[starters]
-            self.form[hs] = 0.6 * self.form[hs] + rng.normal(0.0, 0.22, len(hs))
+            self.form[hs] = self.cfg.form_persistence * self.form[hs] + rng.normal(0.0, self.cfg.form_noise, len(hs))
             self.base[hs] += rng.normal(0.0, 0.03, len(hs))
         self._forget_unreferenced()
 

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from ml.groups import race_starts
-from ml.ratings import RATING_FEATURES, add_ratings, plackett_luce_gradient
+from ml.ratings import RATING_FEATURES, RatingConfig, add_ratings, plackett_luce_derivatives
 
 
-def simulate_history(n_days=120, races_per_day=10, n_horses=400, seed=0):
+def simulate_history(n_days=120, races_per_day=10, n_horses=400, seed=0, dnf_rate=0.1):
+    """Plackett–Luce races of 10; every finisher placed, a share of runners without a place
+    (disqualified, fell), whatever their ability."""
     rng = np.random.default_rng(seed)
     ability = rng.normal(0, 1.0, n_horses)
     rows = []
@@ -22,8 +24,10 @@ def simulate_history(n_days=120, races_per_day=10, n_horses=400, seed=0):
         for r, field in enumerate(horses):
             # Plackett–Luce order: Gumbel trick
             order = np.argsort(-(ability[field] + rng.gumbel(size=10)))
-            place = np.empty(10)
-            place[order] = np.arange(1, 11)
+            dnf = rng.random(10) < dnf_rate
+            finishers = [i for i in order if not dnf[i]]
+            place = np.full(10, np.nan)
+            place[finishers] = np.arange(1, len(finishers) + 1)
             for i, h in enumerate(field):
                 rows.append(
                     {
@@ -33,33 +37,68 @@ def simulate_history(n_days=120, races_per_day=10, n_horses=400, seed=0):
                         "horse_key": f"h{h}",
                         "jockey_key": None,
                         "trainer_key": None,
-                        "finish_place": place[i] if place[i] <= 5 else np.nan,
+                        "finish_place": np.nan if dnf[i] else place[i],
                         "has_result": True,
                     }
                 )
     return pd.DataFrame(rows), ability
 
 
-def test_gradient_matches_finite_differences_of_the_plackett_luce_likelihood():
+def _log_likelihood(x, place, races):
+    """Plackett–Luce log-likelihood of the placed runners' order, written out stage by stage."""
+    total = 0.0
+    for race in races:
+        xs, ps = x[race], place[race]
+        remaining = np.isfinite(ps)
+        for k in range(1, int(np.nanmax(ps)) + 1):
+            i = int(np.flatnonzero(ps == k)[0])
+            total += xs[i] - np.log(np.exp(xs[remaining]).sum())
+            remaining[i] = False
+    return total
+
+
+def test_derivatives_match_finite_differences_of_the_plackett_luce_likelihood():
     ids = np.array(["a"] * 5 + ["b"] * 4)
     starts = race_starts(ids)
-    place = np.array([2, 1, np.nan, 3, np.nan, 1, np.nan, 2, 3])
+    races = (slice(0, 5), slice(5, 9))
+    place = np.array([2, 1, np.nan, 3, 4, 1, np.nan, 2, 3])  # NaN: no place, out of the race's likelihood
     s = np.array([0.3, -0.1, 0.5, 0.0, 0.2, 1.0, -1.0, 0.4, 0.1])
+    h = 1e-4
+    unit = np.eye(len(s))
+    up = np.array([_log_likelihood(s + h * e, place, races) for e in unit])
+    down = np.array([_log_likelihood(s - h * e, place, races) for e in unit])
+    numeric_grad = (up - down) / (2 * h)
+    numeric_fisher = -(up - 2 * _log_likelihood(s, place, races) + down) / h**2
+    grad, fisher = plackett_luce_derivatives(s, place, starts)
+    np.testing.assert_allclose(grad, numeric_grad, atol=1e-6)
+    np.testing.assert_allclose(fisher, numeric_fisher, atol=1e-5)
+    assert grad[2] == grad[6] == fisher[2] == fisher[6] == 0.0  # the unplaced take no part
 
-    def log_lik(x):
-        total = 0.0
-        for race in (slice(0, 5), slice(5, 9)):
-            xs, ps = x[race], place[race]
-            remaining = np.ones(len(xs), bool)
-            for k in (1, 2, 3):
-                i = int(np.flatnonzero(ps == k)[0])
-                total += xs[i] - np.log(np.exp(xs[remaining]).sum())
-                remaining[i] = False
-        return total
 
-    h = 1e-6
-    numeric = np.array([(log_lik(s + h * e) - log_lik(s - h * e)) / (2 * h) for e in np.eye(len(s))])
-    np.testing.assert_allclose(plackett_luce_gradient(s, place, starts), numeric, atol=1e-6)
+def test_a_runner_without_a_place_keeps_its_rating():
+    history, _ = simulate_history(n_days=10, races_per_day=4, n_horses=60, seed=4, dnf_rate=0.0)
+    first_day = history.race_date.min()
+    runs_again = set(history.loc[history.race_date > first_day, "horse_key"])
+    day_one = history[(history.race_date == first_day) & history.horse_key.isin(runs_again)]
+    horse = day_one.loc[day_one.finish_place.idxmin(), "horse_key"]  # a day-1 winner that runs again
+    history.loc[(history.race_date == first_day) & (history.horse_key == horse), "finish_place"] = np.nan
+    rated = add_ratings(history)
+    next_run = rated[(rated.race_date > first_day) & (rated.horse_key == horse)].iloc[0]
+    config = RatingConfig()
+    assert next_run["f_rating_horse"] == 0.0  # neither the win it lost nor a defeat
+    widened = np.sqrt(config.prior_var_horse + config.drift_var_horse)  # it ran: form moved
+    assert next_run["f_rating_horse_sd"] == pytest.approx(widened)
+    assert next_run["f_rating_horse_runs"] == 1
+
+
+def test_beliefs_narrow_with_runs_so_veterans_move_less():
+    history, _ = simulate_history(n_days=60, seed=5)
+    rated = add_ratings(history).sort_values(["horse_key", "race_date"])
+    sd_by_runs = rated.groupby("f_rating_horse_runs")["f_rating_horse_sd"].mean()
+    assert sd_by_runs.loc[0] > sd_by_runs.loc[3] > sd_by_runs.loc[8]
+    step = rated.groupby("horse_key")["f_rating_horse"].diff().abs()
+    runs = rated["f_rating_horse_runs"]
+    assert step[runs == 1].mean() > step[runs >= 8].mean()
 
 
 def test_ratings_learn_the_abilities():
@@ -95,7 +134,9 @@ def test_first_day_has_no_ratings_and_unknown_keys_never_learn():
     history.loc[history.index[::3], "horse_key"] = None
     rated = add_ratings(history)
     first = rated[rated.race_date == rated.race_date.min()]
-    assert (first[list(RATING_FEATURES)] == 0).all().all()
+    learned = [f for f in RATING_FEATURES if f != "f_rating_horse_sd"]
+    assert (first[learned] == 0).all().all()
+    assert np.allclose(first["f_rating_horse_sd"], np.sqrt(RatingConfig().prior_var_horse))
     assert (rated.loc[rated.horse_key.isna(), "f_rating_horse"] == 0).all()
 
 
