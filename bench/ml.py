@@ -183,6 +183,7 @@ def run_synthetic(args) -> dict:
     lg = evaluations["lgbm"]
     figures = {
         "mode": "synthetic",
+        "world": {"meetings_per_day": args.meetings, "seed": args.seed, "first_day": str(start)},
         "days": n_days,
         "races": int(frame["race_id"].nunique()),
         "held_out_races": lg["races"],
@@ -244,8 +245,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--real", action="store_true", help="evaluate on ../shared/pmu/history instead")
     parser.add_argument("--days", type=int, default=730, help="synthetic days (≥ 2 years)")
-    parser.add_argument("--meetings", type=float, default=2.5, help="synthetic meetings per day")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--meetings", type=float, default=3.0, help="synthetic meetings per day")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--held-out-days", type=int, default=180, help="synthetic days tested walk-forward")
     parser.add_argument("--test-days", type=int, default=30, help="days per walk-forward step (synthetic)")
     parser.add_argument("--real-held-out-days", type=int, default=21)
