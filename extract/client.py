@@ -278,8 +278,38 @@ class PmuClient:
         return result
 
     def fetch_many(self, items: Iterable[tuple[str, object]]) -> list[FetchResult]:
-        """Fetch (path, tag) pairs concurrently; results in the order of `items`."""
-        return list(self._pool.map(self._fetch_and_report, list(items)))
+        """Fetch (path, tag) pairs concurrently; results in the order of `items`.
+
+        Each worker takes the next item from one shared queue until none is left, and the caller
+        waits once per worker rather than once per item: a future per item cost a thread wake-up
+        and a GIL hand-off per request (~100 µs, as much as the request itself). A single item is
+        fetched on the calling thread. On an exception in the caller (Ctrl-C) workers stop taking
+        items."""
+        pending = list(items)
+        results: list[FetchResult | None] = [None] * len(pending)
+        if len(pending) == 1:
+            results[0] = self._fetch_and_report(pending[0])
+            return results
+        queue = iter(enumerate(pending))
+        queue_lock = threading.Lock()
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                with queue_lock:
+                    taken = next(queue, None)
+                if taken is None:
+                    return
+                results[taken[0]] = self._fetch_and_report(taken[1])
+
+        workers = [self._pool.submit(work) for _ in range(min(self.config.max_workers, len(pending)))]
+        try:
+            for worker in workers:
+                worker.result()
+        except BaseException:
+            stop.set()
+            raise
+        return results
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

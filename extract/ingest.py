@@ -3,7 +3,9 @@ performances-detaillees/pretty and rapports-definitifs of every race of that pro
 the bodies untouched (extract/landing.py).
 
 Within an endpoint the races are fetched concurrently; between endpoints the order is strict
-(fetches in order, landings in order), but an endpoint lands while the next one is fetched. The
+(fetches in order, landings in order, on one landing thread), but landings run behind the
+fetches: an endpoint lands while the next ones are fetched, and the next day is fetched while a
+day's last batches land (never more than one day ahead). The
 race list comes from the latest programme: this run's, or the latest landed one when this run got
 none (204, failure, unparsable body, `only=[...]` without the programme).
 
@@ -189,7 +191,7 @@ def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report:
                            progress: Progress | None, landing: ThreadPoolExecutor
                            ) -> tuple[dict | None, datetime | None, Future | None]:
     """Fetch the day's programme. When its body parses, the races are read from it straight away
-    and it lands in the background (returned future) while the races' endpoints are fetched;
+    and it is queued for landing (returned future) while the races' endpoints are fetched;
     otherwise it lands now, with its retry rounds, and the body that landed (if any) is used."""
     key = BodyKey("programme", day, None, None)
     items = [(api_path("programme", day), key)]
@@ -203,7 +205,8 @@ def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report:
         if isinstance(body, dict):
             return body, result.served_at, landing.submit(_land_rounds, client, lander, items, results,
                                                           report, progress)
-    outcome, result = _land_rounds(client, lander, items, results, report, progress)[key]
+    outcome, result = landing.submit(_land_rounds, client, lander, items, results, report,
+                                     progress).result()[key]
     body = json.loads(result.body) if outcome in ("new", "unchanged") else None
     return body, result.served_at, None
 
@@ -218,55 +221,68 @@ def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: dat
               report.is_final, served_at, EXTRACTOR_VERSION))
 
 
-def _ingest_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: Lander,
-                progress: Progress | None, report: DayReport | None = None) -> DayReport:
-    """Ingest one day into `report` (filled as batches commit, so that it is right even when
-    interrupted)."""
-    report = report or DayReport(day=day)
-    report.endpoints = list(endpoints)
-    if progress is not None:
-        progress.describe(day.isoformat())
-    # One landing at a time, in order, on this thread, while the main thread fetches the next
-    # endpoint: the network and the database work side by side. Leaving the block waits for the
-    # batch in flight (Ctrl-C too).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmu-land") as landing:
-        in_flight: Future | None = None
-        programme: dict | None = None
-        served_at: datetime | None = None
-        if "programme" in endpoints:
-            programme, served_at, in_flight = _programme_of_this_run(day, client, lander, report, progress,
-                                                                     landing)
-        if programme is None:
-            latest = _latest_landed_programme(lander, day)
-            if latest is not None:
-                programme, landed_served_at = latest
-                served_at = served_at or landed_served_at
-            elif "programme" not in endpoints:
-                report.failed.append({"url": client.config.url(api_path("programme", day)),
-                                      "reason": f"no programme landed for {day}: ingest the programme first"})
-        races: list[Race] | None = None
-        if programme is not None:
-            try:
-                races = races_in_programme(programme)
-            except ValueError as exc:
-                report.failed.append({"url": client.config.url(api_path("programme", day)),
-                                      "reason": str(exc)})
-        report.races = len(races or [])
-        for endpoint in endpoints:
-            if endpoint == "programme" or not races:
-                continue
-            items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
-                     for r in races]
-            results = client.fetch_many(items)
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = landing.submit(_land_rounds, client, lander, items, results, report, progress)
-        if in_flight is not None:
-            in_flight.result()
+def _finish_day(landings: list[Future], day: date, endpoints: Sequence[str], races: list[Race] | None,
+                served_at: datetime | None, lander: Lander, report: DayReport) -> DayReport:
+    """The day's last job on the landing thread, after all its landings (one thread, in order):
+    a landing that raised stops here, before the day is recorded as run."""
+    for landed in landings:
+        landed.result()
     if tuple(endpoints) == ENDPOINTS:
         report.is_final = day_is_final(day, races, served_at, complete=not report.failed)
         _record_day_run(lander, day, report, served_at)
     return report
+
+
+def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: Lander,
+               progress: Progress | None, report: DayReport, landing: ThreadPoolExecutor) -> Future:
+    """Fetch one day's endpoints in order on this thread and queue their landings, in the same
+    order, on `landing`: the single thread that uses the lander, so that the database work runs
+    beside the network and a day's landings, then its raw.day_runs row, follow each other in order
+    even while the next day is being fetched. `report` is filled as batches commit (right even when
+    interrupted). Returns the future of the day's last job (`_finish_day`)."""
+    report.endpoints = list(endpoints)
+    if progress is not None:
+        progress.describe(day.isoformat())
+    landings: list[Future] = []
+    programme: dict | None = None
+    served_at: datetime | None = None
+    if "programme" in endpoints:
+        programme, served_at, landed = _programme_of_this_run(day, client, lander, report, progress, landing)
+        if landed is not None:
+            landings.append(landed)
+    if programme is None:
+        latest = landing.submit(_latest_landed_programme, lander, day).result()
+        if latest is not None:
+            programme, landed_served_at = latest
+            served_at = served_at or landed_served_at
+        elif "programme" not in endpoints:
+            report.failed.append({"url": client.config.url(api_path("programme", day)),
+                                  "reason": f"no programme landed for {day}: ingest the programme first"})
+    races: list[Race] | None = None
+    if programme is not None:
+        try:
+            races = races_in_programme(programme)
+        except ValueError as exc:
+            report.failed.append({"url": client.config.url(api_path("programme", day)), "reason": str(exc)})
+    report.races = len(races or [])
+    for endpoint in endpoints:
+        if endpoint == "programme" or not races:
+            continue
+        items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
+                 for r in races]
+        results = client.fetch_many(items)
+        landings.append(landing.submit(_land_rounds, client, lander, items, results, report, progress))
+    return landing.submit(_finish_day, landings, day, endpoints, races, served_at, lander, report)
+
+
+def _landing_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmu-land")
+
+
+def _stop_landing(landing: ThreadPoolExecutor) -> None:
+    """On an error or Ctrl-C: drop the queued jobs, wait for the one running (its batch commits
+    or rolls back whole)."""
+    landing.shutdown(wait=True, cancel_futures=True)
 
 
 def _resolve_db(db_url: str | None) -> str:
@@ -283,7 +299,11 @@ def ingest_day(day: date, *, config: ClientConfig, db_url: str | None = None,
     bar = Progress(progress, day.isoformat())
     try:
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
-            return _ingest_day(day, endpoints, client, lander, bar)
+            landing = _landing_thread()
+            try:
+                return _start_day(day, endpoints, client, lander, bar, DayReport(day=day), landing).result()
+            finally:
+                _stop_landing(landing)
     finally:
         bar.close()
 
@@ -324,23 +344,37 @@ def ingest_days(days: Sequence[date], *, config: ClientConfig, db_url: str | Non
 
 def _run_days(days: list[date], skip: set[date], config: ClientConfig, url: str,
               progress: bool) -> BackfillReport:
+    """Days one after the other, with one day of overlap: day N+1 is fetched while day N's last
+    batches land (the landing thread keeps days in order); day N+2 waits until day N is recorded,
+    so the network never runs more than a day ahead of the database."""
     report = BackfillReport(start=days[0], end=days[-1], days=len(days))
     bar = Progress(progress, "backfill")
-    current: DayReport | None = None
+    started: list[tuple[DayReport, Future | None]] = []  # days begun, not yet added to the report
+
+    def add_finished(keep: int) -> None:
+        while len(started) > keep:
+            started[0][1].result()
+            report.add(started.pop(0)[0])
+
     try:
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
-            for day in days:
-                if day in skip:
-                    report.days_skipped += 1
-                    report.days_final += 1
-                    continue
-                current = DayReport(day=day)
-                _ingest_day(day, ENDPOINTS, client, lander, bar, current)
-                report.add(current)
-                current = None
+            landing = _landing_thread()
+            try:
+                for day in days:
+                    if day in skip:
+                        report.days_skipped += 1
+                        report.days_final += 1
+                        continue
+                    add_finished(keep=1)
+                    current = DayReport(day=day)
+                    started.append((current, None))  # counted even if interrupted while fetching
+                    started[-1] = (current, _start_day(day, ENDPOINTS, client, lander, bar, current, landing))
+                add_finished(keep=0)
+            finally:
+                _stop_landing(landing)
     except KeyboardInterrupt as exc:
-        if current is not None:  # the day in progress: its committed batches count
-            report.add(current)
+        for day_report, _ in started:  # days in progress: their committed batches count
+            report.add(day_report)
         raise BackfillInterrupted(report) from exc
     finally:
         bar.close()
