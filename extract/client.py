@@ -7,6 +7,7 @@ threads, bounded concurrency. It fetches bytes and says what happened; it never 
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -98,6 +100,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+@functools.lru_cache(maxsize=256)  # the same Date comes back on many answers (a replay's capture time)
 def parse_http_date(value: str | None) -> datetime | None:
     """The HTTP Date header as an aware UTC datetime, or None."""
     if not value:
@@ -169,6 +172,36 @@ class _NoCookies(RequestsCookieJar):
         return None
 
 
+class _OneOriginAdapter(HTTPAdapter):
+    """requests' HTTPAdapter without the URL parsing it repeats on every request to the API's one
+    origin (scheme://host:port): the connection pool is looked up once (again only if it was
+    closed) and the request target is the URL after the origin. Another origin, or a proxy,
+    goes the stock way."""
+
+    def __init__(self, origin: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._prefix = origin + "/"
+        self._pool = None
+        self._pool_key = None
+
+    def _direct(self, request: requests.PreparedRequest, proxies) -> bool:
+        return not proxies and request.url.startswith(self._prefix)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        if not self._direct(request, proxies):
+            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        key = (verify, cert)
+        if self._pool is None or self._pool.pool is None or self._pool_key != key:  # .pool: None once closed
+            self._pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+            self._pool_key = key
+        return self._pool
+
+    def request_url(self, request, proxies) -> str:
+        if not self._direct(request, proxies):
+            return super().request_url(request, proxies)
+        return request.url[len(self._prefix) - 1:]
+
+
 class PmuClient:
     """Fetches API paths with retries under one rate limit; `fetch_many` runs them on at most
     `max_workers` threads. Thread-safe."""
@@ -199,7 +232,8 @@ class PmuClient:
             session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
             session.trust_env = False
             session.cookies = _NoCookies()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.config.base_url))
+            adapter = _OneOriginAdapter(origin, pool_connections=1, pool_maxsize=1, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session

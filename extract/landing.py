@@ -106,25 +106,52 @@ def precheck_body(body: bytes) -> tuple[str, bool] | None:
     return None
 
 
+def _csv_text(value: str) -> bytes:
+    return b'"' + value.replace('"', '""').encode() + b'"'
+
+
+def _csv_bytes(value: bytes) -> bytes:
+    return b'"' + value.replace(b'"', b'""') + b'"'
+
+
+def _csv_moment(value: date) -> bytes:
+    return value.isoformat().encode()
+
+
+# By exact type: one dict lookup per field instead of a chain of isinstance checks (the fetch log
+# alone is ~16 fields per request).
+_CSV_BY_TYPE = {
+    type(None): lambda value: b"",
+    bytes: _csv_bytes,
+    str: _csv_text,
+    bool: lambda value: b"t" if value else b"f",
+    int: lambda value: b"%d" % value,
+    float: lambda value: repr(value).encode(),
+    datetime: _csv_moment,
+    date: _csv_moment,
+}
+
+
 def csv_field(value) -> bytes:
     """One field of a PostgreSQL CSV COPY line: NULL is an unquoted empty field; text is always
     quoted (so an empty string stays a string), quotes doubled. Backslashes need nothing: that
     is why CSV and not the text format."""
-    if value is None:
-        return b""
+    render = _CSV_BY_TYPE.get(type(value))
+    if render is not None:
+        return render(value)
     if isinstance(value, bytes):
-        return b'"' + value.replace(b'"', b'""') + b'"'
+        return _csv_bytes(value)
     if isinstance(value, bool):
         return b"t" if value else b"f"
     if isinstance(value, int | float):
         return str(value).encode()
     if isinstance(value, datetime | date):
         return value.isoformat().encode()
-    return b'"' + str(value).replace('"', '""').encode() + b'"'
+    return _csv_text(str(value))
 
 
 def csv_line(values: Sequence) -> bytes:
-    return b",".join(csv_field(v) for v in values) + b"\n"
+    return b",".join(map(csv_field, values)) + b"\n"
 
 
 def bytea_hex(body: bytes) -> str:
