@@ -201,6 +201,12 @@ class _OneOriginAdapter(HTTPAdapter):
             return super().request_url(request, proxies)
         return request.url[len(self._prefix) - 1:]
 
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        super().close()
+
 
 class PmuClient:
     """Fetches API paths with retries under one rate limit; `fetch_many` runs them on at most

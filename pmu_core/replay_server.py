@@ -165,6 +165,7 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else "-"
         self.server._connections.add(self)
+        self.server.connections_accepted += 1
 
     def connection_lost(self, exc) -> None:
         self.server._connections.discard(self)
@@ -270,6 +271,7 @@ class ReplayHTTPServer:
         self.faults = faults or FaultPlan()
         self.verbose = verbose
         self.requests_served = 0
+        self.connections_accepted = 0  # how many TCP connections those requests came on
         self.socket = socket.create_server((host, port), backlog=128)
         self.server_address = self.socket.getsockname()
         self._targets: dict[str, _Target] = {}

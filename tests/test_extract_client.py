@@ -159,6 +159,31 @@ def _client(base_url, sleeps, **overrides):
     return PmuClient(config, sleep=sleeps.append)
 
 
+def test_fetches_reuse_one_kept_alive_connection_per_worker(tmp_path):
+    day = _day_dir(tmp_path)
+    for race in range(1, 41):
+        (day / "05112025" / "R1" / f"C{race}").mkdir(parents=True, exist_ok=True)
+        (day / "05112025" / "R1" / f"C{race}" / "participants.json").write_bytes(b'{"c": %d}' % race)
+    with ReplayServerThread(day) as server, _client(server.base_url, [], max_workers=2) as client:
+        for _ in range(3):
+            results = client.fetch_many([(f"05112025/R1/C{race}/{endpoint}", race) for race in range(1, 41)
+                                         for endpoint in ("participants", "rapports-definitifs")])
+            assert [r.body for r in results[::2]] == [b'{"c": %d}' % race for race in range(1, 41)]
+            assert {r.status for r in results[1::2]} == {"not_published"}
+        client.fetch("05112025")  # a single fetch runs on the calling thread: its own connection
+        assert server.httpd.requests_served == 241
+        assert server.httpd.connections_accepted <= 3
+
+
+def test_a_closed_connection_pool_is_replaced(tmp_path):
+    with ReplayServerThread(_day_dir(tmp_path)) as server, _client(server.base_url, []) as client:
+        assert client.fetch("05112025").status == "ok"
+        session = client._session()
+        session.get_adapter(client.config.base_url).close()  # what requests does on Session.close()
+        assert client.fetch("05112025").status == "ok"
+        assert server.httpd.connections_accepted == 2
+
+
 def test_ok_and_not_published_are_one_request_each(tmp_path):
     with ReplayServerThread(_day_dir(tmp_path)) as server:
         sleeps = []

@@ -57,7 +57,7 @@ def test_one_connection_serves_many_requests_in_order(tmp_path):
         conn.getresponse().read()
         assert conn.sock.getsockname()[1] == local_port  # never reconnected
         conn.close()
-        assert server.httpd.requests_served == 151
+        assert server.httpd.requests_served == 151 and server.httpd.connections_accepted == 1
 
 
 def test_pipelined_requests_are_answered_in_order(tmp_path):
