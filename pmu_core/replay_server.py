@@ -373,7 +373,11 @@ class ReplayHTTPServer:
             self._loop = None
             try:
                 self._close_connections()
-                loop.run_until_complete(asyncio.sleep(0))  # let the transports' close callbacks run
+                # after Ctrl-C the serving task and slow answers are still pending: end them here
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, asyncio.sleep(0), return_exceptions=True))
             finally:
                 loop.close()
                 self._is_shut_down.set()
