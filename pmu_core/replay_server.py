@@ -255,6 +255,15 @@ def _parse_head(head: bytes) -> tuple[str, str, bool, int | None] | None:
     return parts[0].decode("latin-1"), parts[1].decode("latin-1"), keep_alive, length
 
 
+async def _end_tasks(pending: set[asyncio.Task]) -> None:
+    """After Ctrl-C the serving task and slow answers are still pending: end them; then one more
+    turn of the loop lets the closed transports' callbacks run."""
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.sleep(0)
+
+
 class ReplayHTTPServer:
     """The replay server: listens from construction on (so `base_url` is known at once, port 0
     picks a free port); `serve_forever()` serves until `shutdown()` (from another thread) or
@@ -373,11 +382,7 @@ class ReplayHTTPServer:
             self._loop = None
             try:
                 self._close_connections()
-                # after Ctrl-C the serving task and slow answers are still pending: end them here
-                pending = asyncio.all_tasks(loop)
-                for task in pending:
-                    task.cancel()
-                loop.run_until_complete(asyncio.gather(*pending, asyncio.sleep(0), return_exceptions=True))
+                loop.run_until_complete(_end_tasks(asyncio.all_tasks(loop)))
             finally:
                 loop.close()
                 self._is_shut_down.set()
