@@ -19,9 +19,11 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 from pmu_core.settings import load_settings
 
@@ -201,6 +203,20 @@ class _OneOriginAdapter(HTTPAdapter):
             return super().request_url(request, proxies)
         return request.url[len(self._prefix) - 1:]
 
+    def build_response(self, req: requests.PreparedRequest, resp) -> requests.Response:
+        """The stock build_response (which requests exposes for subclasses) without parsing the
+        answer's Set-Cookie headers into `response.cookies`: the API is stateless (`_NoCookies`)."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        response.request = req
+        response.connection = self
+        return response
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
@@ -260,7 +276,7 @@ class PmuClient:
         request.headers = session.headers
         request._cookies = session.cookies  # only read when following a redirect
         return session.send(request, timeout=(self.config.connect_timeout, self.config.read_timeout),
-                            proxies=session.proxies)
+                            proxies=session.proxies, stream=True)
 
     def _jitter(self) -> float:
         with self._random_lock:
@@ -278,10 +294,12 @@ class PmuClient:
                 self.requests_sent += 1
             try:
                 response = self._get(url)
-                body = response.content  # read fully inside the try: a cut stream raises here
-            except requests.exceptions.Timeout as exc:
+                # Read fully inside the try (a cut stream raises here), in one read: `.content`
+                # reads in 10 kB chunks through requests' generator. Errors are urllib3's then.
+                body = response.raw.read(decode_content=True)
+            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 reason, http_status = f"timeout: {type(exc).__name__}", None
-            except requests.exceptions.RequestException as exc:
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 reason, http_status = f"connection error: {type(exc).__name__}: {exc}", None
             else:
                 fetched_at = datetime.now(UTC)

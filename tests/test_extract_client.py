@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -309,3 +310,45 @@ def test_404_is_not_published_and_other_client_errors_are_not_retried(tmp_path):
             missing = client.fetch("05112025")
         assert (missing.status, missing.http_status, missing.attempts) == ("not_published", 404, 1)
         assert server.httpd.requests_served == 1
+
+
+def _raw_server(answer: bytes, stall: float = 0.0):
+    """A socket server that answers every connection with `answer` (its Content-Length may lie),
+    then waits `stall` seconds and closes: a body cut or stalled mid-transfer."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def answer_one(conn):
+        conn.recv(65536)
+        conn.sendall(answer)
+        time.sleep(stall)
+        conn.close()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            threading.Thread(target=answer_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, accepted
+
+
+def test_a_body_cut_or_stalled_mid_transfer_is_retried_then_reported():
+    cut = b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"programme": '
+    for stall, expected in ((0.0, "connection error"), (0.6, "timeout")):
+        listener, accepted = _raw_server(cut, stall)
+        try:
+            with _client(f"http://127.0.0.1:{listener.getsockname()[1]}", [], max_attempts=2,
+                         read_timeout=0.2) as client:
+                result = client.fetch("05112025")
+        finally:
+            listener.close()
+        assert result.status == "failed" and result.attempts == 2 and len(accepted) == 2
+        assert result.reason.startswith(expected) and result.body is None
