@@ -1,10 +1,12 @@
 """Landing throughput: the extractor over HTTP versus a plain COPY of the same bodies.
 
 Lands every real day of `../shared/pmu/replay` through `pmu replay-server` (a separate process, no
-rate limit, default concurrency) with `extract.ingest.ingest_day`, then, in the same run, COPYs the
-very bodies that landed straight from disk into a bare one-column jsonb table. Each is repeated
-(fresh tables each time) and the median kept. Also times the same GETs with no database at all (the
-floor HTTP sets). Writes bench/results/landing.json and prints one line.
+rate limit, default concurrency) with `extract.ingest.ingest_days` (what `pmu backfill` runs: every
+request, 204s included), then, in the same run, COPYs the very bodies that landed straight from
+disk into a bare one-column jsonb table. Each is repeated (fresh tables each time) and the median
+kept. Also times the same GETs with no database at all (the floor HTTP sets), and records the CPU
+each extractor run cost per request in this process (HTTP client + landing) and in the replay
+server's. Writes bench/results/landing.json and prints one line.
 
 Target: the extractor reaches at least 50% of plain COPY's MB/s.
 """
@@ -59,16 +61,26 @@ def reset(url: str) -> None:
         cur.execute("create table bench_plain (body jsonb not null)")
 
 
-def run_extractor(url: str, base_url: str, days: list, workers: int) -> tuple[float, int, int]:
-    """Seconds, bytes landed, requests: `ingest_days` of every day (what `pmu backfill` runs),
-    no rate limit."""
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_extractor(url: str, base_url: str, days: list, workers: int,
+                  server_pid: int) -> tuple[float, int, int, float, float]:
+    """Seconds, bytes landed, requests, and CPU seconds of this process and of the replay server:
+    `ingest_days` of every day (what `pmu backfill` runs), no rate limit."""
     config = ClientConfig(base_url=base_url, requests_per_second=None, max_workers=workers)
+    server_before, own_before = process_cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     report = ingest_days(days, config=config, db_url=url)
     seconds = time.perf_counter() - started
+    own_cpu = time.process_time() - own_before
+    server_cpu = process_cpu_seconds(server_pid) - server_before
     if report.failed:
         raise RuntimeError(f"extractor failed: {report.failed[:3]}")
-    return seconds, report.bytes_landed, report.requests
+    return seconds, report.bytes_landed, report.requests, own_cpu, server_cpu
 
 
 def landed_files(url: str, base_url: str, root: Path) -> list[Path]:
@@ -113,7 +125,7 @@ def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", default=f"{DEFAULT_WORKERS},16",
+    parser.add_argument("--workers", default=f"{DEFAULT_WORKERS},2,1",
                         help="comma-separated concurrencies to measure; the first is the headline")
     args = parser.parse_args()
     concurrencies = [int(w) for w in args.workers.split(",")]
@@ -122,6 +134,7 @@ def main() -> int:
         print(f"bench/landing: real recordings not found at {root} (set PMU_SHARED_DIR)", file=sys.stderr)
         return 1
     days = replay_days(root)
+    load_before = os.getloadavg()[0]  # the machine is shared: what else was running
     server_url = db.database_url()
     name = f"bench_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(server_url)
@@ -134,12 +147,15 @@ def main() -> int:
         ensure_raw_tables(url)
         extractor = {w: [] for w in concurrencies}
         http_only = {w: [] for w in concurrencies}
+        cpu = {w: [] for w in concurrencies}  # (client, server) CPU µs per request
         plain = []
         for _ in range(args.repeats):  # interleaved, so that all see the same machine
             for workers in concurrencies:
                 reset(url)
-                seconds, size, requests = run_extractor(url, base_url, days, workers)
+                seconds, size, requests, own_cpu, server_cpu = run_extractor(url, base_url, days, workers,
+                                                                             proc.pid)
                 extractor[workers].append(size / 1e6 / seconds)
+                cpu[workers].append((own_cpu / requests * 1e6, server_cpu / requests * 1e6))
                 http_only[workers].append(size / 1e6 / run_http_only(url, base_url, workers))
             files = landed_files(url, base_url, root)
             copy_seconds, copy_size = run_plain_copy(url, files)
@@ -159,6 +175,9 @@ def main() -> int:
             "http_only_mb_per_s": round(statistics.median(http_only[w]), 2),
             "http_only_ratio": round(statistics.median(http_only[w]) / copy_rate, 3),
             "extractor_runs_mb_per_s": [round(v, 2) for v in extractor[w]],
+            # median over runs; the server's first run also reads the files into its cache
+            "client_cpu_us_per_request": round(statistics.median(c for c, _ in cpu[w])),
+            "server_cpu_us_per_request": round(statistics.median(s for _, s in cpu[w])),
         }
         for w in concurrencies
     }
@@ -176,8 +195,11 @@ def main() -> int:
         "target_ratio": 0.5,
         "http_only_mb_per_s": headline["http_only_mb_per_s"],
         "http_only_ratio": headline["http_only_ratio"],
+        "client_cpu_us_per_request": headline["client_cpu_us_per_request"],
+        "server_cpu_us_per_request": headline["server_cpu_us_per_request"],
         "by_workers": per_workers,
         "plain_copy_runs_mb_per_s": [round(v, 2) for v in plain],
+        "load_average_1min_before": round(load_before, 2),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
@@ -188,8 +210,11 @@ def main() -> int:
           f"{figures['http_only_ratio']}) with {concurrencies[0]} workers; "
           + "; ".join(f"{w} workers: ratio {v['ratio']}" for w, v in per_workers.items()
                       if w != str(concurrencies[0]))
+          + f"; CPU per request: client {figures['client_cpu_us_per_request']} µs (HTTP + landing), "
+          f"replay server {figures['server_cpu_us_per_request']} µs"
           + f"; over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
-          f"load {figures['load_average_1min']} on {figures['cpus']} CPUs")
+          f"load {figures['load_average_1min_before']} before, {figures['load_average_1min']} after, "
+          f"on {figures['cpus']} CPUs")
     return 0
 
 
