@@ -166,3 +166,37 @@ def test_ctrl_c_keeps_what_was_landed_and_says_how_to_resume(three_days, db_url)
     assert proc.returncode == 130 and "rerun the same command to resume" in err
     summary = json.loads(out)
     assert summary["bodies_new"] == sum(_count(db_url, f"select count(*) from raw.{t}") for t in TABLES)
+
+
+def test_days_land_in_order_endpoint_after_endpoint_while_the_next_day_is_fetched(three_days, db_url):
+    """The landing thread runs behind the fetches, a day ahead at most: still, every batch lands in
+    strict order (day after day, programme -> participants -> performances -> rapports), and each
+    day is recorded in raw.day_runs after its bodies."""
+    from extract.ingest import ingest_days
+
+    days = [date(2025, 10, 26), date(2025, 11, 5), date(2025, 11, 16)]
+    with ReplayServerThread(three_days) as server:
+        config = ClientConfig(base_url=server.base_url, requests_per_second=None)
+        report = ingest_days(days, config=config, db_url=db_url)
+    assert report.failed == [] and report.days == 3
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("select race_date, endpoint, min(fetch_id), max(fetch_id) from raw.fetch_log "
+                    "group by race_date, endpoint order by min(fetch_id)")
+        batches = cur.fetchall()
+        cur.execute("select race_date from raw.day_runs order by day_run_id")
+        recorded = [row[0] for row in cur.fetchall()]
+        # one landing connection: its transaction ids give the order of commits across tables
+        cur.execute("""
+            select 'bodies', race_date, min(xmin::text::bigint), max(xmin::text::bigint)
+            from raw.fetch_log group by race_date
+            union all
+            select 'day_run', race_date, min(xmin::text::bigint), max(xmin::text::bigint)
+            from raw.day_runs group by race_date
+            order by 3
+        """)
+        commits = [(kind, day) for kind, day, _, _ in cur.fetchall()]
+    endpoints = ["programme", "participants", "performances", "rapports"]
+    assert [(d, e) for d, e, _, _ in batches] == [(d, e) for d in days for e in endpoints]
+    assert all(before[3] < after[2] for before, after in zip(batches[:-1], batches[1:], strict=True))
+    assert recorded == days
+    assert commits == [(kind, d) for d in days for kind in ("bodies", "day_run")]
