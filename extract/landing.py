@@ -84,10 +84,11 @@ _VOLATILE = re.compile(rb'"timestampPMU"\s*:\s*\{[^{}]*\}|"cached"\s*:\s*(?:true
 def content_sha256(body: bytes, body_sha256: str | None = None) -> str:
     """sha256 of the body with its volatile stamps blanked: equal for two fetches of unchanged
     content. `body_sha256` (of the exact bytes) is reused when there is nothing to blank."""
-    blanked, count = _VOLATILE.subn(b"", body)
-    if count == 0:
-        return body_sha256 or sha256_hex(body)
-    return sha256_hex(blanked)
+    if b'"timestampPMU"' in body or b'"cached"' in body:  # a plain search first: twice as fast
+        blanked, count = _VOLATILE.subn(b"", body)
+        if count:
+            return sha256_hex(blanked)
+    return body_sha256 or sha256_hex(body)
 
 
 def precheck_body(body: bytes) -> tuple[str, bool] | None:
