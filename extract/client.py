@@ -50,7 +50,10 @@ class ClientConfig:
     base_url: str
     client: int = 1
     requests_per_second: float | None = 4.0  # None: unlimited
-    max_workers: int = 4
+    # 2: on 2 cores more threads only fight over the GIL (bench/landing.py: 4 workers landed ~12%
+    # slower than 2 on a quiet machine, 1 and 2 were even); against the live API at 4 requests/s,
+    # 2 keep up with answers of up to 0.5 s.
+    max_workers: int = 2
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_attempts: int = 5
