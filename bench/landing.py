@@ -125,7 +125,7 @@ def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", default=f"{DEFAULT_WORKERS},2,1",
+    parser.add_argument("--workers", default=",".join(dict.fromkeys(str(w) for w in (DEFAULT_WORKERS, 1, 4))),
                         help="comma-separated concurrencies to measure; the first is the headline")
     args = parser.parse_args()
     concurrencies = [int(w) for w in args.workers.split(",")]
