@@ -7,7 +7,10 @@ Within an endpoint the races are fetched concurrently; between endpoints the ord
 fetches: an endpoint lands while the next ones are fetched, and the next day is fetched while a
 day's last batches land (never more than one day ahead). The
 race list comes from the latest programme: this run's, or the latest landed one when this run got
-none (204, failure, unparsable body, `only=[...]` without the programme).
+none (204, failure, unparsable body, `only=[...]` without the programme). Rapports of races that
+this run's programme announces as not available yet (`rapportsDefinitifsDisponibles: false`) are
+not asked for (the API would answer 204); the day is then not final, unless those races were
+cancelled.
 
 A body the database refuses as jsonb is recorded in raw.rejected_bodies and, when the fault looks
 like transport (a syntax error: truncated, garbled), fetched again, up to `max_attempts` rounds.
@@ -34,7 +37,15 @@ from tqdm import tqdm
 
 from extract import EXTRACTOR_VERSION
 from extract.client import ClientConfig, FetchResult, PmuClient
-from extract.endpoints import ENDPOINTS, Race, api_path, day_is_final, parse_only, races_in_programme
+from extract.endpoints import (
+    ENDPOINTS,
+    Race,
+    api_path,
+    day_is_final,
+    parse_only,
+    races_in_programme,
+    races_to_fetch,
+)
 from extract.landing import BodyKey, Lander, ensure_raw_tables
 from pmu_core import db
 
@@ -51,6 +62,8 @@ class DayReport:
     bodies_new: int = 0
     bodies_unchanged: int = 0
     not_published: int = 0
+    not_announced: int = 0  # rapports the fresh programme said are not available: not asked
+    rapports_awaited: int = 0  # of those, races not cancelled: their rapports may still come
     rejected: int = 0  # bodies refused as jsonb (kept in raw.rejected_bodies), retried or not
     failed: list[dict] = field(default_factory=list)  # {url, reason}: nothing landed for that URL
     bytes_landed: int = 0  # bytes of the new bodies stored
@@ -75,12 +88,14 @@ class BackfillReport:
     bodies_new: int = 0
     bodies_unchanged: int = 0
     not_published: int = 0
+    not_announced: int = 0
     rejected: int = 0
     failed: list[dict] = field(default_factory=list)
     bytes_landed: int = 0
 
     def add(self, day: DayReport) -> None:
-        for name in ("races", "requests", "bodies_new", "bodies_unchanged", "not_published", "rejected",
+        for name in ("races", "requests", "bodies_new", "bodies_unchanged", "not_published", "not_announced",
+                     "rejected",
                      "bytes_landed"):
             setattr(self, name, getattr(self, name) + getattr(day, name))
         self.failed.extend(day.failed)
@@ -228,7 +243,8 @@ def _finish_day(landings: list[Future], day: date, endpoints: Sequence[str], rac
     for landed in landings:
         landed.result()
     if tuple(endpoints) == ENDPOINTS:
-        report.is_final = day_is_final(day, races, served_at, complete=not report.failed)
+        report.is_final = day_is_final(day, races, served_at, complete=not report.failed,
+                                       races_not_asked=report.rapports_awaited)
         _record_day_run(lander, day, report, served_at)
     return report
 
@@ -250,6 +266,7 @@ def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: L
         programme, served_at, landed = _programme_of_this_run(day, client, lander, report, progress, landing)
         if landed is not None:
             landings.append(landed)
+    programme_is_fresh = programme is not None
     if programme is None:
         latest = landing.submit(_latest_landed_programme, lander, day).result()
         if latest is not None:
@@ -268,8 +285,13 @@ def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: L
     for endpoint in endpoints:
         if endpoint == "programme" or not races:
             continue
+        asked, not_asked = races_to_fetch(endpoint, races, programme_is_fresh)
+        report.not_announced += len(not_asked)
+        report.rapports_awaited += sum(race.status != "COURSE_ANNULEE" for race in not_asked)
         items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
-                 for r in races]
+                 for r in asked]
+        if not items:
+            continue
         results = client.fetch_many(items)
         landings.append(landing.submit(_land_rounds, client, lander, items, results, report, progress))
     return landing.submit(_finish_day, landings, day, endpoints, races, served_at, lander, report)

@@ -88,6 +88,7 @@ def format_summary(data: dict) -> str:
         f"races {data['races']}, requests {data['requests']}",
         f"bodies new {data['bodies_new']} ({data['bytes_landed'] / 1e6:.1f} MB), "
         f"unchanged {data['bodies_unchanged']}, not published {data['not_published']}, "
+        f"not announced {data.get('not_announced', 0)}, "
         f"rejected {data['rejected']}, failed {len(data['failed'])}",
     ]
     for failure in data["failed"][:MAX_FAILURES_SHOWN]:

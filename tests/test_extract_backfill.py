@@ -200,3 +200,24 @@ def test_days_land_in_order_endpoint_after_endpoint_while_the_next_day_is_fetche
     assert all(before[3] < after[2] for before, after in zip(batches[:-1], batches[1:], strict=True))
     assert recorded == days
     assert commits == [(kind, d) for d in days for kind in ("bodies", "day_run")]
+
+
+def test_rapports_not_announced_by_this_runs_programme_are_not_asked(tmp_path, db_url):
+    from extract.ingest import ingest_day
+
+    courses = [{"numOrdre": 1, "statut": "ARRIVEE_DEFINITIVE", "rapportsDefinitifsDisponibles": True},
+               {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False}]
+    (tmp_path / "05112025.json").write_text(json.dumps(
+        {"programme": {"reunions": [{"numOfficiel": 1, "courses": courses}]}}))
+    (tmp_path / "_captured_at.json").write_text(json.dumps({"05112025": "2025-11-05T14:00:00+01:00"}))
+    with ReplayServerThread(tmp_path) as server:
+        config = ClientConfig(base_url=server.base_url, requests_per_second=None)
+        day = ingest_day(date(2025, 11, 5), config=config, db_url=db_url)
+        full_run = server.httpd.requests_served
+        ingest_day(date(2025, 11, 5), config=config, db_url=db_url, only=["rapports"])
+        rapports_only = server.httpd.requests_served - full_run
+    # programme + 2 participants + 2 performances + 1 rapports (R1C2's not announced)
+    assert full_run == 6 and day.not_announced == 1 and day.requests == 6
+    assert not day.is_final  # R1C2 is still to run
+    # a run without the programme reads the landed one, which may be stale: it asks for both
+    assert rapports_only == 2

@@ -20,7 +20,7 @@ from extract.client import (
     parse_http_date,
     parse_retry_after,
 )
-from extract.endpoints import Race, api_path, day_is_final, parse_only, races_in_programme
+from extract.endpoints import Race, api_path, day_is_final, parse_only, races_in_programme, races_to_fetch
 from extract.landing import content_sha256, csv_line, precheck_body, sha256_hex
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
@@ -352,3 +352,28 @@ def test_a_body_cut_or_stalled_mid_transfer_is_retried_then_reported():
             listener.close()
         assert result.status == "failed" and result.attempts == 2 and len(accepted) == 2
         assert result.reason.startswith(expected) and result.body is None
+
+
+def test_rapports_are_asked_only_where_a_fresh_programme_announces_them():
+    programme = {"programme": {"reunions": [{"numOfficiel": 1, "courses": [
+        {"numOrdre": 1, "statut": "FIN_COURSE", "arriveeDefinitive": True,
+         "rapportsDefinitifsDisponibles": True},
+        {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False},
+        {"numOrdre": 3, "statut": "PROGRAMMEE"},  # no flag (older bodies): asked
+    ]}]}}
+    races = races_in_programme(programme)
+    assert [r.rapports_available for r in races] == [True, False, None]
+    asked, not_asked = races_to_fetch("rapports", races, programme_is_fresh=True)
+    assert [r.race for r in asked] == [1, 3] and [r.race for r in not_asked] == [2]
+    # an older programme (the morning's, read back by an `only=[rapports]` run) is not trusted
+    assert races_to_fetch("rapports", races, programme_is_fresh=False) == (races, [])
+    assert races_to_fetch("participants", races, programme_is_fresh=True) == (races, [])
+
+
+def test_a_day_with_rapports_left_unasked_is_not_final():
+    day = date(2025, 11, 5)
+    evening = datetime(2025, 11, 5, 22, 0, tzinfo=UTC)
+    over = Race(1, 1, "FIN_COURSE", True)
+    assert day_is_final(day, [over], evening, complete=True)
+    assert not day_is_final(day, [over], evening, complete=True, races_not_asked=1)
+    assert day_is_final(day, [over], evening + timedelta(days=3), complete=True, races_not_asked=1)
