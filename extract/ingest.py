@@ -32,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+import orjson
 import psycopg2
 from tqdm import tqdm
 
@@ -214,8 +215,8 @@ def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report:
     result = results[0]
     if result.status == "ok":
         try:
-            body = json.loads(result.body)
-        except ValueError:
+            body = orjson.loads(result.body)  # ~4x json's speed on a 1 MB programme
+        except ValueError:  # orjson.JSONDecodeError is one
             body = None
         if isinstance(body, dict):
             return body, result.served_at, landing.submit(_land_rounds, client, lander, items, results,
