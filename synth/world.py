@@ -689,7 +689,8 @@ class World:
                 self.last_run[horse] = day_index
             # form moves with each run; ability drifts slowly
             hs = h[starters]
-            self.form[hs] = self.cfg.form_persistence * self.form[hs] + rng.normal(0.0, self.cfg.form_noise, len(hs))
+            change = rng.normal(0.0, self.cfg.form_noise, len(hs))
+            self.form[hs] = self.cfg.form_persistence * self.form[hs] + change
             self.base[hs] += rng.normal(0.0, 0.03, len(hs))
         self._forget_unreferenced()
 
