@@ -58,7 +58,7 @@ class PmuApiResource(dg.ConfigurableResource):
     base_url: str | None = Field(default=None, description="unset: PMU_API_BASE_URL or the live API")
     client: int = Field(default=1, description="client number in the URL (1, 7, 61)")
     requests_per_second: float | None = Field(default=4.0, description="global rate limit; null = none")
-    max_workers: int = Field(default=4, description="concurrent requests")
+    max_workers: int = Field(default=2, description="concurrent requests (as `pmu ingest`)")
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_attempts: int = 5
