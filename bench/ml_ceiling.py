@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from ml.condlogit import ConditionalLogit  # noqa: E402
 from ml.groups import log_softmax_by_race, race_starts, win_targets  # noqa: E402
-from ml.metrics import pseudo_r2  # noqa: E402
+from ml.metrics import attainable_gain, pseudo_r2  # noqa: E402
 from synth.world import SynthConfig, World, days_between  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -89,17 +89,18 @@ def simulate(config: SynthConfig, seed: int, start: dt.date, end: dt.date) -> di
     return {k: np.concatenate(v) for k, v in rows.items()}
 
 
-def combined_r2(strength: np.ndarray, data: dict, train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
-    """(R² of the strength alone, R² of its combination with the market) on `test` rows, the
-    temperature and the combination fitted on `train` rows."""
+def oracle_probabilities(strength: np.ndarray, data: dict, train: np.ndarray, test: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Win probabilities on `test` rows of the strength alone and of its combination with the
+    market, each conditional logit (temperature, combination) fitted on `train` rows."""
+    fit_starts = race_starts(data["race"][train])
+    fit_target = win_targets(data["won"][train], fit_starts)
+    test_starts = race_starts(data["race"][test])
     out = []
     for cols in ([strength], [strength, np.log(data["market"])]):
         X = np.column_stack(cols)
-        fit_starts = race_starts(data["race"][train])
-        model = ConditionalLogit().fit(X[train], win_targets(data["won"][train], fit_starts), fit_starts)
-        test_starts = race_starts(data["race"][test])
-        p = np.exp(model.log_proba(X[test], test_starts))
-        out.append(pseudo_r2(p, win_targets(data["won"][test], test_starts), test_starts))
+        model = ConditionalLogit().fit(X[train], fit_target, fit_starts)
+        out.append(np.exp(model.log_proba(X[test], test_starts)))
     return out[0], out[1]
 
 
@@ -109,8 +110,8 @@ def ceiling(data: dict, held_out_days: int, seed: int = 0) -> dict:
     train, test = data["day"] < first_test, data["day"] >= first_test
     starts = race_starts(data["race"][test])
     target = win_targets(data["won"][test], starts)
-    truth = pseudo_r2(np.exp(log_softmax_by_race(data["score"][test], starts)), target, starts)
-    market = pseudo_r2(data["market"][test], target, starts)
+    p_truth = np.exp(log_softmax_by_race(data["score"][test], starts))
+    p_market = data["market"][test]
     rng = np.random.default_rng(seed)
     oracles = {
         "truth": data["score"],  # a check of the machinery: its gain must come out at 1
@@ -120,13 +121,15 @@ def ceiling(data: dict, held_out_days: int, seed: int = 0) -> dict:
     for name in ("all_but_form", "all_but_last_form_change"):
         for sd in NOISE_SDS:
             oracles[f"{name}_noise_sd_{sd}"] = oracles[name] + rng.normal(0.0, sd, len(data["score"]))
-    figures = {"held_out_races": int(len(starts)), "truth_r2": truth, "market_r2": market, "oracles": {}}
+    figures = {"held_out_races": int(len(starts)), "truth_r2": pseudo_r2(p_truth, target, starts),
+               "market_r2": pseudo_r2(p_market, target, starts), "oracles": {}}
     for name, strength in oracles.items():
-        alone, combined = combined_r2(strength, data, train, test)
+        p_alone, p_combined = oracle_probabilities(strength, data, train, test)
+        gain = attainable_gain(p_combined, p_market, p_truth, target, starts)
         figures["oracles"][name] = {
-            "r2": round(alone, 4),
-            "combined_r2": round(combined, 4),
-            "attainable_gain": round((combined - market) / (truth - market), 3),
+            "r2": round(pseudo_r2(p_alone, target, starts), 4),
+            "combined_r2": round(pseudo_r2(p_combined, target, starts), 4),
+            "attainable_gain": round(gain, 3),
         }
     return figures
 
