@@ -99,26 +99,40 @@ def gaussian_step(
     var[:] = np.where(touched, 1.0 / precision + drift, var)
 
 
+@dataclass
+class _Beliefs:
+    """Ratings of one kind of entity: per row of the frame, the entity's slot (`index`); per slot,
+    the belief's mean and variance. The last slot stands for an unknown key and is reset after
+    every update, so it never learns."""
+
+    index: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    prior: float
+    drift: float
+
+    @classmethod
+    def for_column(cls, df: pd.DataFrame, col: str, prior: float, drift: float) -> _Beliefs:
+        values = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
+        code, uniques = pd.factorize(values.astype("string"))
+        slots = len(uniques) + 1
+        return cls(np.where(code < 0, slots - 1, code), np.zeros(slots), np.full(slots, prior), prior, drift)
+
+    def update(self, rows: np.ndarray, grad: np.ndarray, fisher: np.ndarray) -> None:
+        gaussian_step(self.mean, self.var, self.index[rows], grad, fisher, self.drift)
+        self.mean[-1], self.var[-1] = 0.0, self.prior
+
+
 def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd.DataFrame:
     """runners: race_id, race_date, num_pmu, horse_key, jockey_key, trainer_key, finish_place (NaN
     unplaced or unknown), has_result (bool). Returns the frame with RATING_FEATURES, each day's
     values computed from earlier days only."""
     config = config or RatingConfig()
     df = runners.sort_values(["race_date", "race_id", "num_pmu"], kind="stable").reset_index(drop=True)
-    # An unknown key maps to a last slot that is reset after every update: it never learns.
-    entities = []
-    for col, prior, drift in (
-        ("horse_key", config.prior_var_horse, config.drift_var_horse),
-        ("jockey_key", config.prior_var_jockey, config.drift_var_jockey),
-        ("trainer_key", config.prior_var_trainer, config.drift_var_trainer),
-    ):
-        values = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
-        code, uniques = pd.factorize(values.astype("string"))
-        slots = len(uniques) + 1
-        index = np.where(code < 0, slots - 1, code)
-        entities.append((index, np.zeros(slots), np.full(slots, prior), prior, drift))
-    horse_index = entities[0][0]
-    runs = np.zeros(len(entities[0][1]))
+    horse = _Beliefs.for_column(df, "horse_key", config.prior_var_horse, config.drift_var_horse)
+    jockey = _Beliefs.for_column(df, "jockey_key", config.prior_var_jockey, config.drift_var_jockey)
+    trainer = _Beliefs.for_column(df, "trainer_key", config.prior_var_trainer, config.drift_var_trainer)
+    runs = np.zeros(len(horse.mean))
     out = np.zeros((len(df), len(RATING_FEATURES)))
     place = pd.to_numeric(df["finish_place"], errors="coerce").to_numpy(dtype=float)
     has_result = (
@@ -128,19 +142,18 @@ def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd
     day_bounds = np.r_[np.flatnonzero(np.r_[True, dates[1:] != dates[:-1]]), len(df)]
     race_ids = df["race_id"].to_numpy()
     for a, b in zip(day_bounds[:-1], day_bounds[1:], strict=True):
-        for k, (index, mean, _var, _prior, _drift) in enumerate(entities):
-            out[a:b, k] = mean[index[a:b]]
+        for k, beliefs in enumerate((horse, jockey, trainer)):
+            out[a:b, k] = beliefs.mean[beliefs.index[a:b]]
         out[a:b, 3] = out[a:b, 0] + out[a:b, 1] + out[a:b, 2]
-        out[a:b, 4] = np.sqrt(entities[0][2][horse_index[a:b]])
-        out[a:b, 5] = runs[horse_index[a:b]]
+        out[a:b, 4] = np.sqrt(horse.var[horse.index[a:b]])
+        out[a:b, 5] = runs[horse.index[a:b]]
         rows = np.flatnonzero(has_result[a:b]) + a
         if not len(rows):
             continue
         grad, fisher = plackett_luce_derivatives(out[rows, 3], place[rows], race_starts(race_ids[rows]))
-        for index, mean, var, prior, drift in entities:
-            gaussian_step(mean, var, index[rows], grad, fisher, drift)
-            mean[-1], var[-1] = 0.0, prior
-        np.add.at(runs, horse_index[rows], 1.0)
+        for beliefs in (horse, jockey, trainer):
+            beliefs.update(rows, grad, fisher)
+        np.add.at(runs, horse.index[rows], 1.0)
         runs[-1] = 0.0
     for k, name in enumerate(RATING_FEATURES):
         df[name] = out[:, k]
