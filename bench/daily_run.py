@@ -44,14 +44,20 @@ POLITE_RPS = ClientConfig(base_url="").requests_per_second
 
 # The stock replay server sends headers and body in two writes: with Nagle on, each body waits for
 # the client's delayed ACK (~40 ms), a stall the live API does not have. Same fix as bench/landing.py.
-_NODELAY_SERVER = ("import sys; from pmu_core.replay_server import ReplayHandler; "
-                   "ReplayHandler.disable_nagle_algorithm = True; "
-                   "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))")
+_NODELAY_SERVER = (
+    "import sys; from pmu_core.replay_server import ReplayHandler; "
+    "ReplayHandler.disable_nagle_algorithm = True; "
+    "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", _NODELAY_SERVER, "replay-server", "--root", str(root),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NODELAY_SERVER, "replay-server", "--root", str(root), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     first_line = proc.stdout.readline()
     return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
 
@@ -71,8 +77,9 @@ def time_fetch(config: ClientConfig, day: date, root: Path) -> tuple[float, int,
         started = time.perf_counter()
         programme = client.fetch(api_path("programme", day))
         races = races_in_programme(json.loads(programme.body))
-        items = [(api_path(endpoint, day, r.meeting, r.race), None)
-                 for endpoint in ENDPOINTS[1:] for r in races]
+        items = [
+            (api_path(endpoint, day, r.meeting, r.race), None) for endpoint in ENDPOINTS[1:] for r in races
+        ]
         results = client.fetch_many(items)
         seconds = time.perf_counter() - started
     if any(r.status == "failed" for r in [programme, *results]):
@@ -89,9 +96,24 @@ def time_dbt(url: str, day: date) -> float:
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     target = ROOT / "dbt_project" / "target" / f"bench_daily_run_{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
-    subprocess.run([str(dbt), "build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(window),
-                    "--profiles-dir", ".", "--quiet", "--target-path", str(target)],
-                   cwd=ROOT / "dbt_project", env=env, check=True)
+    subprocess.run(
+        [
+            str(dbt),
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            json.dumps(window),
+            "--profiles-dir",
+            ".",
+            "--quiet",
+            "--target-path",
+            str(target),
+        ],
+        cwd=ROOT / "dbt_project",
+        env=env,
+        check=True,
+    )
     seconds = time.perf_counter() - started
     shutil.rmtree(target, ignore_errors=True)
     return seconds
@@ -103,15 +125,22 @@ def time_dagster(url: str, base_url: str, day: date) -> tuple[float, dict[str, f
     import orchestration
     from orchestration.resources import PmuApiResource, PostgresResource
 
-    resources = {**orchestration.defs.resources, "postgres": PostgresResource(url=url),
-                 "pmu_api": PmuApiResource(base_url=base_url, requests_per_second=None)}
+    resources = {
+        **orchestration.defs.resources,
+        "postgres": PostgresResource(url=url),
+        "pmu_api": PmuApiResource(base_url=base_url, requests_per_second=None),
+    }
     os.environ.update(db.dbt_env(url))
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
         # the daily path only: training and scoring (group modeling) are not in the direct baseline
-        result = dg.materialize([*orchestration.defs.assets, *orchestration.defs.asset_checks],
-                                selection=dg.AssetSelection.all() - dg.AssetSelection.groups("modeling"),
-                                partition_key=day.isoformat(), resources=resources, instance=instance)
+        result = dg.materialize(
+            [*orchestration.defs.assets, *orchestration.defs.asset_checks],
+            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("modeling"),
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+        )
         seconds = time.perf_counter() - started
         if not result.success:
             raise RuntimeError("Dagster run failed")
@@ -166,8 +195,11 @@ def main() -> int:
         with admin.cursor() as cur:
             for url in databases:
                 name = db.connection_params(url)["dbname"]
-                cur.execute(psycopg2.sql.SQL("drop database if exists {} with (force)")
-                            .format(psycopg2.sql.Identifier(name)))
+                cur.execute(
+                    psycopg2.sql.SQL("drop database if exists {} with (force)").format(
+                        psycopg2.sql.Identifier(name)
+                    )
+                )
         admin.close()
 
     figures = {
@@ -176,8 +208,12 @@ def main() -> int:
         "requests": requests,
         "mb_fetched": round(size / 1e6, 3),
         "bodies_new": report.bodies_new,
-        "direct_s": {"fetch": round(fetch_s, 2), "land": round(max(ingest_s - fetch_s, 0.0), 2),
-                     "dbt": round(dbt_s, 2), "total": round(direct_s, 2)},
+        "direct_s": {
+            "fetch": round(fetch_s, 2),
+            "land": round(max(ingest_s - fetch_s, 0.0), 2),
+            "dbt": round(dbt_s, 2),
+            "total": round(direct_s, 2),
+        },
         "dagster_s": {"total": round(dagster_s, 2), "steps": dagster_steps, "by_step": dagster_by_step},
         "ratio": round(dagster_s / direct_s, 3),
         "baseline": "direct path (extractor + dbt build, no Dagster), same day, same run",
@@ -187,10 +223,12 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     d = figures["direct_s"]
-    print(f"daily_run {day}: {report.races} races, {requests} requests, {figures['mb_fetched']} MB; direct "
-          f"{d['total']}s (fetch {d['fetch']}s, land {d['land']}s, dbt {d['dbt']}s); "
-          f"Dagster {dagster_s:.1f}s (steps {dagster_steps}); ratio {figures['ratio']}x; "
-          f"at {POLITE_RPS} req/s the fetch alone takes {figures['polite_fetch_floor_s']}s")
+    print(
+        f"daily_run {day}: {report.races} races, {requests} requests, {figures['mb_fetched']} MB; direct "
+        f"{d['total']}s (fetch {d['fetch']}s, land {d['land']}s, dbt {d['dbt']}s); "
+        f"Dagster {dagster_s:.1f}s (steps {dagster_steps}); ratio {figures['ratio']}x; "
+        f"at {POLITE_RPS} req/s the fetch alone takes {figures['polite_fetch_floor_s']}s"
+    )
     return 0
 
 

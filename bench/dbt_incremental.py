@@ -39,8 +39,12 @@ from pmu_core.settings import PROJECT_ROOT, shared_pmu_dir
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
-SELECT = ["path:models/staging", "path:models/intermediate/int_runner_results.sql",
-          "path:models/intermediate/int_runner_odds.sql", "path:models/marts/core"]
+SELECT = [
+    "path:models/staging",
+    "path:models/intermediate/int_runner_results.sql",
+    "path:models/intermediate/int_runner_odds.sql",
+    "path:models/marts/core",
+]
 # Full real days (programme + every race's participants): 111, 63, 110, 27 and 15 races.
 BASE_DAYS = (date(2025, 10, 26), date(2025, 11, 5), date(2025, 11, 16), date(2026, 1, 1), date(2025, 12, 25))
 NEW_DAY = date(2031, 1, 1)
@@ -78,7 +82,8 @@ def replicate(url: str, first: date, last: date) -> None:
     each copy served at 21:00 Paris of its day."""
     with db.connection(url) as conn, conn.cursor() as cur:
         for table in RAW_TABLES:  # constants of this file
-            cur.execute(f"""
+            cur.execute(
+                f"""
                 insert into raw.{table} (race_date, meeting_num, race_num, client, url, http_status,
                                          fetched_at, served_at, body_sha256, extractor_version, body)
                 select target.day, r.meeting_num, r.race_num, r.client, r.url, r.http_status,
@@ -92,14 +97,28 @@ def replicate(url: str, first: date, last: date) -> None:
                 ) as target
                 join raw.{table} as r on r.race_date = target.base_day
                 where r.race_date = any(%(bases)s::date[])
-            """, {"bases": list(BASE_DAYS), "first": first, "last": last, "n": len(BASE_DAYS)})
+            """,
+                {"bases": list(BASE_DAYS), "first": first, "last": last, "n": len(BASE_DAYS)},
+            )
 
 
 def dbt(url: str, target: Path, *args: str) -> tuple[float, float]:
     """Run dbt; return (wall seconds, sum of model execution seconds)."""
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [str(DBT), *args, "--select", *SELECT, "--project-dir", str(DBT_DIR), "--profiles-dir",
-               str(DBT_DIR), "--target-path", str(target), "--log-path", str(target / "logs")]
+    command = [
+        str(DBT),
+        *args,
+        "--select",
+        *SELECT,
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -124,12 +143,20 @@ def build_warehouse(server_url: str, replay_url: str, history_days: int, work: P
     dbt(url, work, "run")
     full_build_seconds = time.perf_counter() - started
     replicate(url, NEW_DAY, NEW_DAY)  # the new day arrives
-    (raw_mb,), = _query(url, "select sum(pg_total_relation_size(('raw.' || t)::regclass)) / 1e6 "
-                             "from unnest(%s::text[]) as t", (list(RAW_TABLES),))
-    (runners,), = _query(url, "select count(*) from staging.stg_pmu__participant_snapshots")
-    return {"url": url, "history_days": history_days, "replicate_seconds": round(land_seconds, 2),
-            "full_build_seconds": round(full_build_seconds, 2), "raw_mb": round(float(raw_mb), 1),
-            "history_runners": runners}
+    ((raw_mb,),) = _query(
+        url,
+        "select sum(pg_total_relation_size(('raw.' || t)::regclass)) / 1e6 from unnest(%s::text[]) as t",
+        (list(RAW_TABLES),),
+    )
+    ((runners,),) = _query(url, "select count(*) from staging.stg_pmu__participant_snapshots")
+    return {
+        "url": url,
+        "history_days": history_days,
+        "replicate_seconds": round(land_seconds, 2),
+        "full_build_seconds": round(full_build_seconds, 2),
+        "raw_mb": round(float(raw_mb), 1),
+        "history_runners": runners,
+    }
 
 
 def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -141,8 +168,9 @@ def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 def time_new_day(warehouses: list[tuple[str, Path]], repeat: int) -> list[dict]:
     """Build the new day's window in each warehouse, `repeat` times, interleaved so that load from
     other processes on the machine hits all of them alike; medians."""
-    window = json.dumps({"start_date": NEW_DAY.isoformat(),
-                         "end_date": (NEW_DAY + timedelta(days=1)).isoformat()})
+    window = json.dumps(
+        {"start_date": NEW_DAY.isoformat(), "end_date": (NEW_DAY + timedelta(days=1)).isoformat()}
+    )
     runs: list[list[tuple[float, float]]] = [[] for _ in warehouses]
     default_runs: list[list[tuple[float, float]]] = [[] for _ in warehouses]
     for _ in range(repeat):  # rerunning the window redoes the same work (delete+insert of the day)
@@ -152,15 +180,19 @@ def time_new_day(warehouses: list[tuple[str, Path]], repeat: int) -> list[dict]:
             default_runs[index].append(dbt(url, work, "run"))
     figures = []
     for (url, _), timings, default_timings in zip(warehouses, runs, default_runs, strict=True):
-        (races,), = _query(url, "select count(*) from marts.race where race_date = %s", (NEW_DAY,))
+        ((races,),) = _query(url, "select count(*) from marts.race where race_date = %s", (NEW_DAY,))
         walls, models = [w for w, _ in timings], [m for _, m in timings]
-        figures.append({"wall_seconds": round(statistics.median(walls), 3),
-                        "model_seconds": round(statistics.median(models), 3),
-                        "wall_runs": [round(w, 3) for w in walls],
-                        "model_runs": [round(m, 3) for m in models],
-                        "no_vars_model_seconds": round(statistics.median(m for _, m in default_timings), 3),
-                        "no_vars_wall_seconds": round(statistics.median(w for w, _ in default_timings), 3),
-                        "new_day_races": races})
+        figures.append(
+            {
+                "wall_seconds": round(statistics.median(walls), 3),
+                "model_seconds": round(statistics.median(models), 3),
+                "wall_runs": [round(w, 3) for w in walls],
+                "model_runs": [round(m, 3) for m in models],
+                "no_vars_model_seconds": round(statistics.median(m for _, m in default_timings), 3),
+                "no_vars_wall_seconds": round(statistics.median(w for w, _ in default_timings), 3),
+                "new_day_races": races,
+            }
+        )
     return figures
 
 
@@ -183,7 +215,8 @@ def main() -> None:
             big = build_warehouse(server_url, server.base_url, round(args.years * 365), Path(tmp) / "big")
             urls.append(big["url"])
             small_times, big_times = time_new_day(
-                [(small["url"], Path(tmp) / "small"), (big["url"], Path(tmp) / "big")], args.repeat)
+                [(small["url"], Path(tmp) / "small"), (big["url"], Path(tmp) / "big")], args.repeat
+            )
     finally:
         for url in urls:
             drop_database(server_url, url)
@@ -198,18 +231,21 @@ def main() -> None:
         "big": {**big, **big_times},
         "ratio_model_seconds": round(ratio(big_times["model_seconds"], small_times["model_seconds"]), 3),
         "ratio_wall_seconds": round(ratio(big_times["wall_seconds"], small_times["wall_seconds"]), 3),
-        "ratio_no_vars_model_seconds": round(ratio(big_times["no_vars_model_seconds"],
-                                                   small_times["no_vars_model_seconds"]), 3),
+        "ratio_no_vars_model_seconds": round(
+            ratio(big_times["no_vars_model_seconds"], small_times["no_vars_model_seconds"]), 3
+        ),
         "target_ratio": 2.0,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"dbt_incremental: one new day ({small_times['new_day_races']} races) with "
-          f"{small['history_days']} days of history {small_times['model_seconds']:.2f}s in models "
-          f"({small_times['wall_seconds']:.1f}s wall), with {big['history_days']} days "
-          f"{big_times['model_seconds']:.2f}s ({big_times['wall_seconds']:.1f}s wall): ratio "
-          f"{figures['ratio_model_seconds']:.2f} (wall {figures['ratio_wall_seconds']:.2f}; without vars "
-          f"{figures['ratio_no_vars_model_seconds']:.2f}), target <= 2")
+    print(
+        f"dbt_incremental: one new day ({small_times['new_day_races']} races) with "
+        f"{small['history_days']} days of history {small_times['model_seconds']:.2f}s in models "
+        f"({small_times['wall_seconds']:.1f}s wall), with {big['history_days']} days "
+        f"{big_times['model_seconds']:.2f}s ({big_times['wall_seconds']:.1f}s wall): ratio "
+        f"{figures['ratio_model_seconds']:.2f} (wall {figures['ratio_wall_seconds']:.2f}; without vars "
+        f"{figures['ratio_no_vars_model_seconds']:.2f}), target <= 2"
+    )
 
 
 if __name__ == "__main__":

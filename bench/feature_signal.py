@@ -45,6 +45,7 @@ where r.has_result and not r.is_non_runner and not f.is_declared_non_runner
 
 # ---- maths (pure, tested in tests/test_features_signal.py) ----------------------------------------
 
+
 def decile_win_rates(values: pd.Series, won: pd.Series, bins: int = 10) -> list[dict]:
     """Win rate per quantile bin of `values` (nulls left out; ties broken by order so that a
     feature with few distinct values still gets equal-sized bins)."""
@@ -53,18 +54,24 @@ def decile_win_rates(values: pd.Series, won: pd.Series, bins: int = 10) -> list[
     if len(v) < bins:
         return []
     bin_of = pd.qcut(v.rank(method="first"), bins, labels=False)
-    table = pd.DataFrame({"v": v, "w": w, "bin": bin_of}).groupby("bin").agg(
-        rows=("w", "size"), win_rate=("w", "mean"), min_value=("v", "min"), max_value=("v", "max"))
-    return [{"decile": int(b) + 1, **{k: (float(x) if k != "rows" else int(x)) for k, x in row.items()}}
-            for b, row in table.iterrows()]
+    table = (
+        pd.DataFrame({"v": v, "w": w, "bin": bin_of})
+        .groupby("bin")
+        .agg(rows=("w", "size"), win_rate=("w", "mean"), min_value=("v", "min"), max_value=("v", "max"))
+    )
+    return [
+        {"decile": int(b) + 1, **{k: (float(x) if k != "rows" else int(x)) for k, x in row.items()}}
+        for b, row in table.iterrows()
+    ]
 
 
 def within_race_auc(race: pd.Series, values: pd.Series, won: pd.Series) -> float | None:
     """P(winner's value > a loser's value in the same race), ties count half; runners without a
     value are left out; races without a valued winner and loser do not count. Vectorised with
     ranks: below a winner are (rows below it) - (winners below it)."""
-    frame = pd.DataFrame({"race": race.to_numpy(), "v": values.astype(float).to_numpy(),
-                          "w": won.astype(bool).to_numpy()}).dropna(subset=["v"])
+    frame = pd.DataFrame(
+        {"race": race.to_numpy(), "v": values.astype(float).to_numpy(), "w": won.astype(bool).to_numpy()}
+    ).dropna(subset=["v"])
     by_race = frame.groupby("race")
     counts = by_race["w"].agg(["size", "sum"])
     valid = counts.index[(counts["sum"] > 0) & (counts["sum"] < counts["size"])]
@@ -96,15 +103,25 @@ def feature_report(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
         best_end = None
         if deciles and base:
             best_end = max(deciles[0]["win_rate"], deciles[-1]["win_rate"]) / base
-        report.append({"feature": column, "coverage": float(valued.mean()), "base_win_rate": base,
-                       "within_race_auc": auc, "best_decile_lift": best_end, "deciles": deciles})
+        report.append(
+            {
+                "feature": column,
+                "coverage": float(valued.mean()),
+                "base_win_rate": base,
+                "within_race_auc": auc,
+                "best_decile_lift": best_end,
+                "deciles": deciles,
+            }
+        )
     report.sort(key=lambda r: -abs((r["within_race_auc"] or 0.5) - 0.5))
     return report
 
 
 def markdown(report: list[dict]) -> str:
-    lines = ["| feature | coverage | AUC in race | lift | win rate by decile (1 = lowest) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| feature | coverage | AUC in race | lift | win rate by decile (1 = lowest) |",
+        "|---|---|---|---|---|",
+    ]
     for r in report:
         rates = " ".join(f"{d['win_rate']:.2f}" for d in r["deciles"])
         auc = f"{r['within_race_auc']:.3f}" if r["within_race_auc"] is not None else "-"
@@ -114,6 +131,7 @@ def markdown(report: list[dict]) -> str:
 
 
 # ---- the warehouse ---------------------------------------------------------------------------------
+
 
 def history_days(history: Path) -> list[str]:
     days = [p.stem for p in (history / "final").glob("[0-9]" * 8 + ".json")]
@@ -139,9 +157,19 @@ def land_history(url: str, history: Path, days: list[str]) -> None:
 def build_features(url: str) -> None:
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), "run", "--select", "+feat_runner_pre_race", "+fct_runner_result",
-               "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
-               "--target-path", str(ROOT / "dbt_project" / "target" / "feature_signal")]
+    command = [
+        str(dbt),
+        "run",
+        "--select",
+        "+feat_runner_pre_race",
+        "+fct_runner_result",
+        "--project-dir",
+        str(ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(ROOT / "dbt_project"),
+        "--target-path",
+        str(ROOT / "dbt_project" / "target" / "feature_signal"),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"dbt failed:\n{result.stdout[-4000:]}")
@@ -168,18 +196,24 @@ def main(argv: list[str] | None = None) -> int:
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(_ROWS_SQL)
         frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    columns = [c for c in frame.columns
-               if (c.startswith("f_") or c.startswith("mkt_")) and c != "mkt_served_at"]
+    columns = [
+        c for c in frame.columns if (c.startswith("f_") or c.startswith("mkt_")) and c != "mkt_served_at"
+    ]
     report = feature_report(frame, columns)
-    summary = {"days": len(days) or int(frame["race_date"].nunique()),
-               "races": int(frame["race_id"].nunique()),
-               "starters": len(frame), "base_win_rate": float(frame["is_winner"].mean()),
-               "seconds": round(time.perf_counter() - started, 1)}
+    summary = {
+        "days": len(days) or int(frame["race_date"].nunique()),
+        "races": int(frame["race_id"].nunique()),
+        "starters": len(frame),
+        "base_win_rate": float(frame["is_winner"].mean()),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"summary": summary, "features": report}, indent=1))
     strongest = ", ".join(f"{r['feature']} {r['within_race_auc']:.3f}" for r in report[:5])
-    print(f"feature_signal: {summary['races']} races, {summary['starters']} starters, "
-          f"{len(report)} features; strongest within-race AUC: {strongest} -> {RESULTS.relative_to(ROOT)}")
+    print(
+        f"feature_signal: {summary['races']} races, {summary['starters']} starters, "
+        f"{len(report)} features; strongest within-race AUC: {strongest} -> {RESULTS.relative_to(ROOT)}"
+    )
     if args.markdown:
         print(markdown(report))
     return 0

@@ -35,8 +35,14 @@ from pmu_core.settings import shared_pmu_dir  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "features.json"
 DATABASE = "pmu_bench_features"
 TARGET_PATH = ROOT / "dbt_project" / "target" / "bench_features"
-FEATURE_MODELS = ["feat_int_race_pit", "feat_int_runner_pit", "feat_int_runner_outcome", "feat_int_past_form",
-                  "feat_runner_pre_race", "fct_runner_result"]
+FEATURE_MODELS = [
+    "feat_int_race_pit",
+    "feat_int_runner_pit",
+    "feat_int_runner_outcome",
+    "feat_int_past_form",
+    "feat_runner_pre_race",
+    "fct_runner_result",
+]
 
 _REPLICATE_SQL = """
 insert into intermediate.feat_int_runner_outcome
@@ -83,9 +89,17 @@ def land(url: str, history: Path, days: list[str]) -> None:
 def dbt_run(url: str, *args: str) -> tuple[float, dict[str, float]]:
     """Wall seconds of the dbt command and execution seconds of each model it ran."""
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [str(Path(sys.executable).parent / "dbt"), "run", *args,
-               "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
-               "--target-path", str(TARGET_PATH)]
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        "run",
+        *args,
+        "--project-dir",
+        str(ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(ROOT / "dbt_project"),
+        "--target-path",
+        str(TARGET_PATH),
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -111,12 +125,17 @@ def one_day_cost(url: str, target: date, repeats: int) -> dict:
         walls.append(wall)
         model_seconds.append(sum(models.values()))
     rows = scalar(url, "select count(*) from marts.feat_runner_pre_race where race_date = %s", (target,))
-    history = scalar(url, "select count(*) from intermediate.feat_int_runner_outcome where race_date < %s",
-                     (target,))
+    history = scalar(
+        url, "select count(*) from intermediate.feat_int_runner_outcome where race_date < %s", (target,)
+    )
     span = scalar(url, "select %s - min(race_date) from intermediate.feat_int_runner_outcome", (target,))
-    return {"history_rows": history, "history_days": span, "day_rows": rows,
-            "wall_seconds": round(statistics.median(walls), 3),
-            "model_seconds": round(statistics.median(model_seconds), 3)}
+    return {
+        "history_rows": history,
+        "history_days": span,
+        "day_rows": rows,
+        "wall_seconds": round(statistics.median(walls), 3),
+        "model_seconds": round(statistics.median(model_seconds), 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     much = one_day_cost(url, target, args.repeats)
 
     figures = {
-        "full_build": {"days": len(days), "mart_rows": mart_rows,
-                       "feature_model_seconds": round(feature_seconds, 3),
-                       "rows_per_second": round(mart_rows / feature_seconds, 1),
-                       "dbt_wall_seconds": round(full_wall, 1)},
+        "full_build": {
+            "days": len(days),
+            "mart_rows": mart_rows,
+            "feature_model_seconds": round(feature_seconds, 3),
+            "rows_per_second": round(mart_rows / feature_seconds, 1),
+            "dbt_wall_seconds": round(full_wall, 1),
+        },
         "one_day_little_history": little,
         "one_day_much_history": much,
         "ratio_model_seconds": round(much["model_seconds"] / little["model_seconds"], 3),
@@ -161,11 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1))
-    print(f"features: full build {figures['full_build']['rows_per_second']:.0f} rows/s; one day "
-          f"{little['model_seconds']:.2f}s with {little['history_days']} days of history vs "
-          f"{much['model_seconds']:.2f}s with {much['history_days']} days: "
-          f"ratio {figures['ratio_model_seconds']:.2f} "
-          f"(wall {figures['ratio_wall_seconds']:.2f}, target <= 2) -> {RESULTS.relative_to(ROOT)}")
+    print(
+        f"features: full build {figures['full_build']['rows_per_second']:.0f} rows/s; one day "
+        f"{little['model_seconds']:.2f}s with {little['history_days']} days of history vs "
+        f"{much['model_seconds']:.2f}s with {much['history_days']} days: "
+        f"ratio {figures['ratio_model_seconds']:.2f} "
+        f"(wall {figures['ratio_wall_seconds']:.2f}, target <= 2) -> {RESULTS.relative_to(ROOT)}"
+    )
     return 0
 
 

@@ -38,14 +38,25 @@ from pmu_core.settings import shared_pmu_dir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "landing.json"
 DEFAULT_WORKERS = ClientConfig(base_url="").max_workers
-RAW_TABLES = ("raw.pmu_programme", "raw.pmu_participants", "raw.pmu_performances", "raw.pmu_rapports",
-              "raw.rejected_bodies", "raw.fetch_log", "raw.day_runs")
+RAW_TABLES = (
+    "raw.pmu_programme",
+    "raw.pmu_participants",
+    "raw.pmu_performances",
+    "raw.pmu_rapports",
+    "raw.rejected_bodies",
+    "raw.fetch_log",
+    "raw.day_runs",
+)
 
 
 def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
     """`pmu replay-server` as its own process (its own core and GIL), on a free port."""
-    proc = subprocess.Popen([sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(root),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(root), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     first_line = proc.stdout.readline()
     return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
 
@@ -67,8 +78,9 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_extractor(url: str, base_url: str, days: list, workers: int,
-                  server_pid: int) -> tuple[float, int, int, float, float]:
+def run_extractor(
+    url: str, base_url: str, days: list, workers: int, server_pid: int
+) -> tuple[float, int, int, float, float]:
     """Seconds, bytes landed, requests, and CPU seconds of this process and of the replay server:
     `ingest_days` of every day (what `pmu backfill` runs), no rate limit."""
     config = ClientConfig(base_url=base_url, requests_per_second=None, max_workers=workers)
@@ -125,8 +137,11 @@ def run_plain_copy(url: str, files: list[Path]) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", default=",".join(dict.fromkeys(str(w) for w in (DEFAULT_WORKERS, 1, 4))),
-                        help="comma-separated concurrencies to measure; the first is the headline")
+    parser.add_argument(
+        "--workers",
+        default=",".join(dict.fromkeys(str(w) for w in (DEFAULT_WORKERS, 1, 4))),
+        help="comma-separated concurrencies to measure; the first is the headline",
+    )
     args = parser.parse_args()
     concurrencies = [int(w) for w in args.workers.split(",")]
     root = shared_pmu_dir() / "replay"
@@ -152,8 +167,9 @@ def main() -> int:
         for _ in range(args.repeats):  # interleaved, so that all see the same machine
             for workers in concurrencies:
                 reset(url)
-                seconds, size, requests, own_cpu, server_cpu = run_extractor(url, base_url, days, workers,
-                                                                             proc.pid)
+                seconds, size, requests, own_cpu, server_cpu = run_extractor(
+                    url, base_url, days, workers, proc.pid
+                )
                 extractor[workers].append(size / 1e6 / seconds)
                 cpu[workers].append((own_cpu / requests * 1e6, server_cpu / requests * 1e6))
                 http_only[workers].append(size / 1e6 / run_http_only(url, base_url, workers))
@@ -205,16 +221,19 @@ def main() -> int:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
-          f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5; HTTP alone "
-          f"{figures['http_only_ratio']}) with {concurrencies[0]} workers; "
-          + "; ".join(f"{w} workers: ratio {v['ratio']}" for w, v in per_workers.items()
-                      if w != str(concurrencies[0]))
-          + f"; CPU per request: client {figures['client_cpu_us_per_request']} µs (HTTP + landing), "
-          f"replay server {figures['server_cpu_us_per_request']} µs"
-          + f"; over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
-          f"load {figures['load_average_1min_before']} before, {figures['load_average_1min']} after, "
-          f"on {figures['cpus']} CPUs")
+    print(
+        f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
+        f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5; HTTP alone "
+        f"{figures['http_only_ratio']}) with {concurrencies[0]} workers; "
+        + "; ".join(
+            f"{w} workers: ratio {v['ratio']}" for w, v in per_workers.items() if w != str(concurrencies[0])
+        )
+        + f"; CPU per request: client {figures['client_cpu_us_per_request']} µs (HTTP + landing), "
+        f"replay server {figures['server_cpu_us_per_request']} µs"
+        + f"; over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
+        f"load {figures['load_average_1min_before']} before, {figures['load_average_1min']} after, "
+        f"on {figures['cpus']} CPUs"
+    )
     return 0
 
 

@@ -79,8 +79,13 @@ def simulate(config: SynthConfig, seed: int, start: dt.date, end: dt.date) -> di
                 market = (1.0 / odds) / (1.0 / odds).sum()
                 won = np.isin(starters + 1, race.order[0]).astype(float)
                 scores = np.log(race.p_true[starters])
-                for key, values in (("score", scores), ("form", race.form_now[starters]),
-                                    ("change", race.form_change[starters]), ("market", market), ("won", won)):
+                for key, values in (
+                    ("score", scores),
+                    ("form", race.form_now[starters]),
+                    ("change", race.form_change[starters]),
+                    ("market", market),
+                    ("won", won),
+                ):
                     rows[key].append(values)
                 rows["race"].append(np.full(len(starters), race_index))
                 rows["day"].append(np.full(len(starters), day.toordinal()))
@@ -89,8 +94,9 @@ def simulate(config: SynthConfig, seed: int, start: dt.date, end: dt.date) -> di
     return {k: np.concatenate(v) for k, v in rows.items()}
 
 
-def oracle_probabilities(strength: np.ndarray, data: dict, train: np.ndarray, test: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def oracle_probabilities(
+    strength: np.ndarray, data: dict, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Win probabilities on `test` rows of the strength alone and of its combination with the
     market, each conditional logit (temperature, combination) fitted on `train` rows."""
     fit_starts = race_starts(data["race"][train])
@@ -121,8 +127,12 @@ def ceiling(data: dict, held_out_days: int, seed: int = 0) -> dict:
     for name in ("all_but_form", "all_but_last_form_change"):
         for sd in NOISE_SDS:
             oracles[f"{name}_noise_sd_{sd}"] = oracles[name] + rng.normal(0.0, sd, len(data["score"]))
-    figures = {"held_out_races": int(len(starts)), "truth_r2": pseudo_r2(p_truth, target, starts),
-               "market_r2": pseudo_r2(p_market, target, starts), "oracles": {}}
+    figures = {
+        "held_out_races": int(len(starts)),
+        "truth_r2": pseudo_r2(p_truth, target, starts),
+        "market_r2": pseudo_r2(p_market, target, starts),
+        "oracles": {},
+    }
     for name, strength in oracles.items():
         p_alone, p_combined = oracle_probabilities(strength, data, train, test)
         gain = attainable_gain(p_combined, p_market, p_truth, target, starts)
@@ -147,9 +157,14 @@ def main() -> int:
     started = time.perf_counter()
     data = simulate(config, args.seed, start, end)
     figures = {
-        "world": {"meetings_per_day": args.meetings, "seed": args.seed, "days": args.days,
-                  "form_persistence": config.form_persistence, "form_noise": config.form_noise,
-                  "market_noise_morning": config.market_noise_morning},
+        "world": {
+            "meetings_per_day": args.meetings,
+            "seed": args.seed,
+            "days": args.days,
+            "form_persistence": config.form_persistence,
+            "form_noise": config.form_noise,
+            "market_noise_morning": config.market_noise_morning,
+        },
         **ceiling(data, args.held_out_days),
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -162,13 +177,15 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ml_ceiling.json").write_text(json.dumps(figures, indent=2) + "\n")
     o = figures["oracles"]
-    print(f"ml_ceiling: attainable gain of an oracle knowing every latent but form "
-          f"{o['all_but_form']['attainable_gain']} (with noise sd 0.4: "
-          f"{o['all_but_form_noise_sd_0.4']['attainable_gain']}), knowing all but the last form change "
-          f"{o['all_but_last_form_change']['attainable_gain']} (noise 0.4: "
-          f"{o['all_but_last_form_change_noise_sd_0.4']['attainable_gain']}); truth R² "
-          f"{figures['truth_r2']:.4f}, market {figures['market_r2']:.4f} on {figures['held_out_races']} "
-          f"held-out races; benchmark model {figures.get('benchmark_model_gain')}")
+    print(
+        f"ml_ceiling: attainable gain of an oracle knowing every latent but form "
+        f"{o['all_but_form']['attainable_gain']} (with noise sd 0.4: "
+        f"{o['all_but_form_noise_sd_0.4']['attainable_gain']}), knowing all but the last form change "
+        f"{o['all_but_last_form_change']['attainable_gain']} (noise 0.4: "
+        f"{o['all_but_last_form_change_noise_sd_0.4']['attainable_gain']}); truth R² "
+        f"{figures['truth_r2']:.4f}, market {figures['market_r2']:.4f} on {figures['held_out_races']} "
+        f"held-out races; benchmark model {figures.get('benchmark_model_gain')}"
+    )
     return 0
 
 

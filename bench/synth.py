@@ -60,21 +60,29 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench_synth_"))
     out = args.keep or scratch / "year"
     try:
-        summary, wall, cpu = timed(lambda: generate(start, end, out, seed=args.seed,
-                                                    meetings_per_day=args.meetings_per_day))
+        summary, wall, cpu = timed(
+            lambda: generate(start, end, out, seed=args.seed, meetings_per_day=args.meetings_per_day)
+        )
         shutil.rmtree(scratch / "year", ignore_errors=True)
         races, base_wall, base_cpu = timed(
-            lambda: simulate_only(start, end, args.seed, args.meetings_per_day))
+            lambda: simulate_only(start, end, args.seed, args.meetings_per_day)
+        )
         assert races == summary["races"], "the baseline must simulate the very same races"
         demo_start = date(2025, 11, 30) - timedelta(days=70)
-        demo, demo_wall, demo_cpu = timed(lambda: generate(demo_start, date(2025, 11, 30), scratch / "demo",
-                                                           seed=7, meetings_per_day=5.0))
+        demo, demo_wall, demo_cpu = timed(
+            lambda: generate(demo_start, date(2025, 11, 30), scratch / "demo", seed=7, meetings_per_day=5.0)
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     figures = {
-        "days": summary["days"], "meetings_per_day": args.meetings_per_day, "races": summary["races"],
-        "runners": summary["runners"], "files": summary["files"], "bytes": summary["bytes"],
-        "generate_wall_seconds": round(wall, 2), "generate_cpu_seconds": round(cpu, 2),
+        "days": summary["days"],
+        "meetings_per_day": args.meetings_per_day,
+        "races": summary["races"],
+        "runners": summary["runners"],
+        "files": summary["files"],
+        "bytes": summary["bytes"],
+        "generate_wall_seconds": round(wall, 2),
+        "generate_cpu_seconds": round(cpu, 2),
         "generate_phases_wall_seconds": summary["seconds_by_phase"],
         "races_per_second": round(summary["races"] / wall, 1),
         "mb_per_second": round(summary["bytes"] / 1e6 / wall, 1),
@@ -86,16 +94,22 @@ def main() -> int:
         "year_under_target_cpu": cpu < TARGET_SECONDS if args.days >= 365 else None,
         # the machine is shared: the load average says how far wall time is from CPU time
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
-        "demo_world": {"days": demo["days"], "races": demo["races"], "wall_seconds": round(demo_wall, 2),
-                       "cpu_seconds": round(demo_cpu, 2)},
+        "demo_world": {
+            "days": demo["days"],
+            "races": demo["races"],
+            "wall_seconds": round(demo_wall, 2),
+            "cpu_seconds": round(demo_cpu, 2),
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"synth: {figures['days']} days, {figures['races']} races, {figures['bytes'] / 1e9:.2f} GB in "
-          f"{wall:.1f}s wall / {cpu:.1f}s CPU (target {TARGET_SECONDS:.0f}s, load "
-          f"{figures['load_average_1min_at_end']}); simulate-only baseline "
-          f"{base_cpu:.1f}s CPU, ratio {figures['ratio_generate_to_simulate_only_cpu']}x; demo world "
-          f"{demo['races']} races in {demo_wall:.1f}s")
+    print(
+        f"synth: {figures['days']} days, {figures['races']} races, {figures['bytes'] / 1e9:.2f} GB in "
+        f"{wall:.1f}s wall / {cpu:.1f}s CPU (target {TARGET_SECONDS:.0f}s, load "
+        f"{figures['load_average_1min_at_end']}); simulate-only baseline "
+        f"{base_cpu:.1f}s CPU, ratio {figures['ratio_generate_to_simulate_only_cpu']}x; demo world "
+        f"{demo['races']} races in {demo_wall:.1f}s"
+    )
     return 0
 
 

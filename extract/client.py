@@ -34,8 +34,9 @@ CLIENT_NUMBERS = (1, 7, 61)
 # What a desktop browser on pmu.fr sends: the API serves it, and it is honest about being a browser-
 # like reader rather than a scraper farm (the rate limit does the rest of the politeness).
 BROWSER_HEADERS = {
-    "User-Agent": ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                   "Chrome/124.0 Safari/537.36"),
+    "User-Agent": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+    ),
     "Accept": "application/json, text/plain, */*",
     "Accept-Language": "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7",
     "Accept-Encoding": "gzip, deflate",
@@ -81,6 +82,7 @@ class ClientConfig:
 
 # ---- small pure functions -------------------------------------------------------------------
 
+
 def backoff_delay(attempt: int, base: float, cap: float, unit_random: float) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): exponential, capped, with
     "equal jitter" (half fixed, half random) so that threads retrying together spread out but
@@ -122,8 +124,12 @@ class RateLimiter:
     slots; `pause_until` holds every thread back after a 429. Clock and sleep are injectable so
     the arithmetic is testable without waiting."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / rate if rate else 0.0
         self._clock = clock
         self._sleep = sleep
@@ -149,6 +155,7 @@ class RateLimiter:
 
 
 # ---- fetching ----------------------------------------------------------------------------------
+
 
 @dataclass
 class FetchResult:
@@ -204,7 +211,7 @@ class _OneOriginAdapter(HTTPAdapter):
     def request_url(self, request, proxies) -> str:
         if not self._direct(request, proxies):
             return super().request_url(request, proxies)
-        return request.url[len(self._prefix) - 1:]
+        return request.url[len(self._prefix) - 1 :]
 
     def build_response(self, req: requests.PreparedRequest, resp) -> requests.Response:
         """The stock build_response (which requests exposes for subclasses) without parsing the
@@ -231,8 +238,13 @@ class PmuClient:
     """Fetches API paths with retries under one rate limit; `fetch_many` runs them on at most
     `max_workers` threads. Thread-safe."""
 
-    def __init__(self, config: ClientConfig, *, sleep: Callable[[float], None] = time.sleep,
-                 on_result: Callable[[FetchResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_result: Callable[[FetchResult], None] | None = None,
+    ) -> None:
         self.config = config
         self.limiter = RateLimiter(config.requests_per_second, sleep=sleep)
         self._sleep = sleep
@@ -278,8 +290,12 @@ class PmuClient:
         request.url = url
         request.headers = session.headers
         request._cookies = session.cookies  # only read when following a redirect
-        return session.send(request, timeout=(self.config.connect_timeout, self.config.read_timeout),
-                            proxies=session.proxies, stream=True)
+        return session.send(
+            request,
+            timeout=(self.config.connect_timeout, self.config.read_timeout),
+            proxies=session.proxies,
+            stream=True,
+        )
 
     def _jitter(self) -> float:
         with self._random_lock:
@@ -311,12 +327,22 @@ class PmuClient:
                 if http_status == 200:
                     return FetchResult(url, "ok", 200, body, fetched_at, served_at, attempt, tag=tag)
                 if http_status in NOT_PUBLISHED_STATUSES:
-                    return FetchResult(url, "not_published", http_status, None, fetched_at, served_at,
-                                       attempt, tag=tag)
+                    return FetchResult(
+                        url, "not_published", http_status, None, fetched_at, served_at, attempt, tag=tag
+                    )
                 reason = f"HTTP {http_status}"
                 if http_status not in RETRYABLE_STATUSES:
-                    return FetchResult(url, "failed", http_status, None, fetched_at, served_at, attempt,
-                                       reason=f"{reason} (not retried)", tag=tag)
+                    return FetchResult(
+                        url,
+                        "failed",
+                        http_status,
+                        None,
+                        fetched_at,
+                        served_at,
+                        attempt,
+                        reason=f"{reason} (not retried)",
+                        tag=tag,
+                    )
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), fetched_at)
             if attempt == cfg.max_attempts:
                 break
@@ -324,13 +350,21 @@ class PmuClient:
             if retry_after is not None:
                 if retry_after > cfg.backoff_max_seconds:
                     reason += f", Retry-After {retry_after:.0f}s exceeds backoff_max_seconds"
-                    return FetchResult(url, "failed", http_status, None, attempts=attempt, reason=reason,
-                                       tag=tag)
+                    return FetchResult(
+                        url, "failed", http_status, None, attempts=attempt, reason=reason, tag=tag
+                    )
                 delay = max(delay, retry_after)
                 self.limiter.pause_until_in(retry_after)  # the server asked everyone to slow down
             self._sleep(delay)
-        return FetchResult(url, "failed", http_status, None, attempts=cfg.max_attempts,
-                           reason=f"{reason} after {cfg.max_attempts} attempts", tag=tag)
+        return FetchResult(
+            url,
+            "failed",
+            http_status,
+            None,
+            attempts=cfg.max_attempts,
+            reason=f"{reason} after {cfg.max_attempts} attempts",
+            tag=tag,
+        )
 
     def _fetch_and_report(self, item: tuple[str, object]) -> FetchResult:
         result = self.fetch(*item)

@@ -85,13 +85,17 @@ def races_in_programme(body: dict) -> list[Race]:
             status = course.get("statut")
             is_over = course.get("arriveeDefinitive") is True or status in FINAL_RACE_STATUSES
             available = course.get("rapportsDefinitifsDisponibles")
-            races.add(Race(meeting_num, race_num, status, is_over,
-                           available if isinstance(available, bool) else None))
+            races.add(
+                Race(
+                    meeting_num, race_num, status, is_over, available if isinstance(available, bool) else None
+                )
+            )
     return sorted(races, key=lambda r: (r.meeting, r.race))
 
 
-def races_to_fetch(endpoint: str, races: list[Race],
-                   programme_is_fresh: bool) -> tuple[list[Race], list[Race]]:
+def races_to_fetch(
+    endpoint: str, races: list[Race], programme_is_fresh: bool
+) -> tuple[list[Race], list[Race]]:
     """(races to ask for `endpoint`, races not asked). A programme fetched in this very run that
     says a race's rapports are not available (`rapportsDefinitifsDisponibles: false`, e.g. a race not
     run yet) spares asking for them: the API would answer 204. An older programme (a run with
@@ -102,16 +106,20 @@ def races_to_fetch(endpoint: str, races: list[Race],
     return asked, [race for race in races if race.rapports_available is False]
 
 
-def day_is_final(day: date, races: list[Race] | None, programme_served_at: datetime | None,
-                 complete: bool, races_not_asked: int = 0) -> bool:
+def day_is_final(
+    day: date,
+    races: list[Race] | None,
+    programme_served_at: datetime | None,
+    complete: bool,
+    races_not_asked: int = 0,
+) -> bool:
     """Whether a day's landed bodies are final, so that a resumed backfill may skip it: a run
     fetched every body of the day without failure (`complete`), after either every race of its
     programme was over (and none left unasked, `races_not_asked`), or the day was history (served
     SETTLED_AFTER past its date; then even a day without a programme is final)."""
     if not complete:
         return False
-    settled = (programme_served_at is not None
-               and programme_served_at.date() >= day + SETTLED_AFTER)
+    settled = programme_served_at is not None and programme_served_at.date() >= day + SETTLED_AFTER
     if races is None:  # no programme published
         return settled
     return settled or (bool(races) and not races_not_asked and all(race.is_over for race in races))

@@ -50,8 +50,16 @@ from extract.endpoints import (
 from extract.landing import BodyKey, Lander, ensure_raw_tables
 from pmu_core import db
 
-__all__ = ["ENDPOINTS", "BackfillInterrupted", "BackfillReport", "DayReport", "backfill", "ensure_raw_tables",
-           "ingest_day", "ingest_days"]
+__all__ = [
+    "ENDPOINTS",
+    "BackfillInterrupted",
+    "BackfillReport",
+    "DayReport",
+    "backfill",
+    "ensure_raw_tables",
+    "ingest_day",
+    "ingest_days",
+]
 
 
 @dataclass
@@ -95,8 +103,16 @@ class BackfillReport:
     bytes_landed: int = 0
 
     def add(self, day: DayReport) -> None:
-        for name in ("races", "requests", "bodies_new", "bodies_unchanged", "not_published", "not_announced",
-                     "rejected", "bytes_landed"):
+        for name in (
+            "races",
+            "requests",
+            "bodies_new",
+            "bodies_unchanged",
+            "not_published",
+            "not_announced",
+            "rejected",
+            "bytes_landed",
+        ):
             setattr(self, name, getattr(self, name) + getattr(day, name))
         self.failed.extend(day.failed)
         self.days_final += day.is_final
@@ -119,8 +135,15 @@ class Progress:
     """tqdm on stderr: URLs done, MB received, errors (failed fetches and rejected bodies)."""
 
     def __init__(self, enabled: bool, desc: str = "") -> None:
-        self.bar = tqdm(total=None, unit="req", desc=desc, file=sys.stderr, disable=not enabled,
-                        mininterval=0.25, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=None,
+            unit="req",
+            desc=desc,
+            file=sys.stderr,
+            disable=not enabled,
+            mininterval=0.25,
+            dynamic_ncols=True,
+        )
         self.bytes = 0
         self.errors = 0
         self._lock = threading.Lock()
@@ -148,14 +171,24 @@ class Progress:
         self.bar.close()
 
 
-def _fetch_and_land(client: PmuClient, lander: Lander, items: list[tuple[str, BodyKey]], report: DayReport,
-                    progress: Progress | None) -> dict[BodyKey, tuple[str, FetchResult]]:
+def _fetch_and_land(
+    client: PmuClient,
+    lander: Lander,
+    items: list[tuple[str, BodyKey]],
+    report: DayReport,
+    progress: Progress | None,
+) -> dict[BodyKey, tuple[str, FetchResult]]:
     return _land_rounds(client, lander, items, client.fetch_many(items), report, progress)
 
 
-def _land_rounds(client: PmuClient, lander: Lander, items: list[tuple[str, BodyKey]],
-                 results: list[FetchResult], report: DayReport,
-                 progress: Progress | None) -> dict[BodyKey, tuple[str, FetchResult]]:
+def _land_rounds(
+    client: PmuClient,
+    lander: Lander,
+    items: list[tuple[str, BodyKey]],
+    results: list[FetchResult],
+    report: DayReport,
+    progress: Progress | None,
+) -> dict[BodyKey, tuple[str, FetchResult]]:
     """Land one endpoint's fetched `results` (of `items`); rejected bodies whose fault looks like
     transport are fetched again (bounded rounds; a body rejected twice with the same bytes is not
     asked again). Returns each key's final (outcome, result)."""
@@ -179,8 +212,12 @@ def _land_rounds(client: PmuClient, lander: Lander, items: list[tuple[str, BodyK
             key = result.tag
             final[key] = (outcome, result)
             rejection = batch.rejections.get(idx)
-            if (rejection is not None and rejection.retryable and round_num < client.config.max_attempts
-                    and last_reject.get(key) != rejection.sha256):
+            if (
+                rejection is not None
+                and rejection.retryable
+                and round_num < client.config.max_attempts
+                and last_reject.get(key) != rejection.sha256
+            ):
                 last_reject[key] = rejection.sha256
                 retry.append(pending[idx])
         if not retry:
@@ -196,15 +233,23 @@ def _land_rounds(client: PmuClient, lander: Lander, items: list[tuple[str, BodyK
 
 def _latest_landed_programme(lander: Lander, day: date) -> tuple[dict, datetime | None] | None:
     with lander.conn, lander.conn.cursor() as cur:
-        cur.execute("select body::text, served_at from raw.pmu_programme where race_date = %s "
-                    "order by raw_id desc limit 1", (day,))
+        cur.execute(
+            "select body::text, served_at from raw.pmu_programme where race_date = %s "
+            "order by raw_id desc limit 1",
+            (day,),
+        )
         row = cur.fetchone()
     return (json.loads(row[0]), row[1]) if row else None
 
 
-def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report: DayReport,
-                           progress: Progress | None, landing: ThreadPoolExecutor
-                           ) -> tuple[dict | None, datetime | None, Future | None]:
+def _programme_of_this_run(
+    day: date,
+    client: PmuClient,
+    lander: Lander,
+    report: DayReport,
+    progress: Progress | None,
+    landing: ThreadPoolExecutor,
+) -> tuple[dict | None, datetime | None, Future | None]:
     """Fetch the day's programme. When its body parses, the races are read from it straight away
     and it is queued for landing (returned future) while the races' endpoints are fetched;
     otherwise it lands now, with its retry rounds, and the body that landed (if any) is used."""
@@ -218,39 +263,70 @@ def _programme_of_this_run(day: date, client: PmuClient, lander: Lander, report:
         except ValueError:  # orjson.JSONDecodeError is one
             body = None
         if isinstance(body, dict):
-            return body, result.served_at, landing.submit(_land_rounds, client, lander, items, results,
-                                                          report, progress)
-    outcome, result = landing.submit(_land_rounds, client, lander, items, results, report,
-                                     progress).result()[key]
+            return (
+                body,
+                result.served_at,
+                landing.submit(_land_rounds, client, lander, items, results, report, progress),
+            )
+    outcome, result = landing.submit(_land_rounds, client, lander, items, results, report, progress).result()[
+        key
+    ]
     body = json.loads(result.body) if outcome in ("new", "unchanged") else None
     return body, result.served_at, None
 
 
 def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: datetime | None) -> None:
     with lander.conn, lander.conn.cursor() as cur:
-        cur.execute("""
+        cur.execute(
+            """
             insert into raw.day_runs (run_id, race_date, client, finished_at, races, failed, is_complete,
                                       is_final, programme_served_at, extractor_version)
             values (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s)
-        """, (str(lander.run_id), day, lander.client, report.races, len(report.failed), not report.failed,
-              report.is_final, served_at, EXTRACTOR_VERSION))
+        """,
+            (
+                str(lander.run_id),
+                day,
+                lander.client,
+                report.races,
+                len(report.failed),
+                not report.failed,
+                report.is_final,
+                served_at,
+                EXTRACTOR_VERSION,
+            ),
+        )
 
 
-def _finish_day(landings: list[Future], day: date, endpoints: Sequence[str], races: list[Race] | None,
-                served_at: datetime | None, lander: Lander, report: DayReport) -> DayReport:
+def _finish_day(
+    landings: list[Future],
+    day: date,
+    endpoints: Sequence[str],
+    races: list[Race] | None,
+    served_at: datetime | None,
+    lander: Lander,
+    report: DayReport,
+) -> DayReport:
     """The day's last job on the landing thread, after all its landings (one thread, in order):
     a landing that raised stops here, before the day is recorded as run."""
     for landed in landings:
         landed.result()
     if tuple(endpoints) == ENDPOINTS:
-        report.is_final = day_is_final(day, races, served_at, complete=not report.failed,
-                                       races_not_asked=report.rapports_awaited)
+        report.is_final = day_is_final(
+            day, races, served_at, complete=not report.failed, races_not_asked=report.rapports_awaited
+        )
         _record_day_run(lander, day, report, served_at)
     return report
 
 
-def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: Lander,
-               progress: Progress | None, report: DayReport, landing: ThreadPoolExecutor) -> Future:
+def _start_day(
+    day: date,
+    endpoints: Sequence[str],
+    client: PmuClient,
+    lander: Lander,
+    progress: Progress | None,
+    report: DayReport,
+    landing: ThreadPoolExecutor,
+) -> Future:
     """Fetch one day's endpoints in order on this thread and queue their landings, in the same
     order, on `landing`: the single thread that uses the lander, so that the database work runs
     beside the network and a day's landings, then its raw.day_runs row, follow each other in order
@@ -273,8 +349,12 @@ def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: L
             programme, landed_served_at = latest
             served_at = served_at or landed_served_at
         elif "programme" not in endpoints:
-            report.failed.append({"url": client.config.url(api_path("programme", day)),
-                                  "reason": f"no programme landed for {day}: ingest the programme first"})
+            report.failed.append(
+                {
+                    "url": client.config.url(api_path("programme", day)),
+                    "reason": f"no programme landed for {day}: ingest the programme first",
+                }
+            )
     races: list[Race] | None = None
     if programme is not None:
         try:
@@ -288,8 +368,10 @@ def _start_day(day: date, endpoints: Sequence[str], client: PmuClient, lander: L
         asked, not_asked = races_to_fetch(endpoint, races, programme_is_fresh)
         report.not_announced += len(not_asked)
         report.rapports_awaited += sum(race.status != "COURSE_ANNULEE" for race in not_asked)
-        items = [(api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
-                 for r in asked]
+        items = [
+            (api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
+            for r in asked
+        ]
         if not items:
             continue
         results = client.fetch_many(items)
@@ -313,8 +395,14 @@ def _resolve_db(db_url: str | None) -> str:
     return url
 
 
-def ingest_day(day: date, *, config: ClientConfig, db_url: str | None = None,
-               only: Sequence[str] | None = None, progress: bool = False) -> DayReport:
+def ingest_day(
+    day: date,
+    *,
+    config: ClientConfig,
+    db_url: str | None = None,
+    only: Sequence[str] | None = None,
+    progress: bool = False,
+) -> DayReport:
     """Fetch and land one day (all endpoints, or `only` those, still in their strict order)."""
     endpoints = parse_only([only] if isinstance(only, str) else list(only) if only else None)
     url = _resolve_db(db_url)
@@ -335,16 +423,25 @@ def final_days(db_url: str, start: date, end: date, client: int) -> set[date]:
     conn = psycopg2.connect(db_url)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("select distinct race_date from raw.day_runs "
-                        "where client = %s and is_final and race_date between %s and %s",
-                        (client, start, end))
+            cur.execute(
+                "select distinct race_date from raw.day_runs "
+                "where client = %s and is_final and race_date between %s and %s",
+                (client, start, end),
+            )
             return {row[0] for row in cur.fetchall()}
     finally:
         conn.close()
 
 
-def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None = None,
-             progress: bool = True, refetch_final: bool = False) -> BackfillReport:
+def backfill(
+    start: date,
+    end: date,
+    *,
+    config: ClientConfig,
+    db_url: str | None = None,
+    progress: bool = True,
+    refetch_final: bool = False,
+) -> BackfillReport:
     """Ingest every day of [start, end] (end inclusive), skipping days already landed and final
     (unless `refetch_final`: e.g. landing another recording of the same days)."""
     if end < start:
@@ -355,8 +452,9 @@ def backfill(start: date, end: date, *, config: ClientConfig, db_url: str | None
     return _run_days(days, skip, config, url, progress)
 
 
-def ingest_days(days: Sequence[date], *, config: ClientConfig, db_url: str | None = None,
-                progress: bool = False) -> BackfillReport:
+def ingest_days(
+    days: Sequence[date], *, config: ClientConfig, db_url: str | None = None, progress: bool = False
+) -> BackfillReport:
     """Ingest the given days in order (all endpoints, none skipped) with one client and one
     database connection for all of them."""
     if not days:
@@ -364,8 +462,9 @@ def ingest_days(days: Sequence[date], *, config: ClientConfig, db_url: str | Non
     return _run_days(sorted(days), set(), config, _resolve_db(db_url), progress)
 
 
-def _run_days(days: list[date], skip: set[date], config: ClientConfig, url: str,
-              progress: bool) -> BackfillReport:
+def _run_days(
+    days: list[date], skip: set[date], config: ClientConfig, url: str, progress: bool
+) -> BackfillReport:
     """Days one after the other, with one day of overlap: day N+1 is fetched while day N's last
     batches land (the landing thread keeps days in order); day N+2 waits until day N is recorded,
     so the network never runs more than a day ahead of the database."""

@@ -72,6 +72,7 @@ class BatchOutcome:
 
 # ---- small pure functions -------------------------------------------------------------------
 
+
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -196,13 +197,52 @@ def ensure_raw_tables(db_url: str) -> None:
 
 # ---- the lander ------------------------------------------------------------------------------
 
-_BODY_COLUMNS = ("race_date", "meeting_num", "race_num", "client", "url", "http_status", "fetched_at",
-                 "served_at", "body_sha256", "content_sha256", "extractor_version", "body")
-_LOG_COLUMNS = ("run_id", "endpoint", "race_date", "meeting_num", "race_num", "client", "url", "outcome",
-                "http_status", "attempts", "reason", "fetched_at", "served_at", "body_sha256", "body_bytes",
-                "extractor_version")
-_REJECT_COLUMNS = ("endpoint", "race_date", "meeting_num", "race_num", "client", "url", "http_status",
-                   "fetched_at", "served_at", "reason", "body_sha256", "body_bytes")
+_BODY_COLUMNS = (
+    "race_date",
+    "meeting_num",
+    "race_num",
+    "client",
+    "url",
+    "http_status",
+    "fetched_at",
+    "served_at",
+    "body_sha256",
+    "content_sha256",
+    "extractor_version",
+    "body",
+)
+_LOG_COLUMNS = (
+    "run_id",
+    "endpoint",
+    "race_date",
+    "meeting_num",
+    "race_num",
+    "client",
+    "url",
+    "outcome",
+    "http_status",
+    "attempts",
+    "reason",
+    "fetched_at",
+    "served_at",
+    "body_sha256",
+    "body_bytes",
+    "extractor_version",
+)
+_REJECT_COLUMNS = (
+    "endpoint",
+    "race_date",
+    "meeting_num",
+    "race_num",
+    "client",
+    "url",
+    "http_status",
+    "fetched_at",
+    "served_at",
+    "reason",
+    "body_sha256",
+    "body_bytes",
+)
 
 _COPY_BUFFER = 1 << 20
 
@@ -290,12 +330,15 @@ class Lander:
             self._copy_rows(cur, table, results, keys, shas, contents, candidates)
         except psycopg2.DataError:
             cur.execute("rollback to savepoint fast_path")
-            cur.execute("""
+            cur.execute(
+                """
                 select b.i, e.sql_error_code, e.message, e.detail
                 from unnest(%s::text[]) with ordinality as b (body, i)
                 cross join lateral pg_input_error_info(b.body, 'jsonb') as e
                 where e.message is not null
-            """, ([results[idx].body.decode("utf-8") for idx in candidates],))
+            """,
+                ([results[idx].body.decode("utf-8") for idx in candidates],),
+            )
             for position, code, message, detail in cur.fetchall():
                 idx = candidates[position - 1]
                 reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
@@ -312,12 +355,32 @@ class Lander:
         for idx in indexes:
             result, key = results[idx], keys[idx]
             # the body goes in as its own bytes (csv_field of bytes): no decode/encode of megabytes
-            buffer.write(csv_line((key.race_date, key.meeting_num, key.race_num, self.client, result.url,
-                                   result.http_status, result.fetched_at, result.served_at, shas[idx],
-                                   contents[idx], EXTRACTOR_VERSION, result.body)))
+            buffer.write(
+                csv_line(
+                    (
+                        key.race_date,
+                        key.meeting_num,
+                        key.race_num,
+                        self.client,
+                        result.url,
+                        result.http_status,
+                        result.fetched_at,
+                        result.served_at,
+                        shas[idx],
+                        contents[idx],
+                        EXTRACTOR_VERSION,
+                        result.body,
+                    )
+                )
+            )
         buffer.seek(0)
-        cur.copy_expert(sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-            table, sql.SQL(", ").join(map(sql.Identifier, _BODY_COLUMNS))), buffer, size=_COPY_BUFFER)
+        cur.copy_expert(
+            sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, _BODY_COLUMNS))
+            ),
+            buffer,
+            size=_COPY_BUFFER,
+        )
 
     def _copy_rejections(self, cur, endpoint, results, keys, outcome) -> None:
         if not outcome.rejections:
@@ -325,12 +388,32 @@ class Lander:
         buffer = io.BytesIO()
         for idx, rejection in sorted(outcome.rejections.items()):
             result, key = results[idx], keys[idx]
-            buffer.write(csv_line((endpoint, key.race_date, key.meeting_num, key.race_num, self.client,
-                                   result.url, result.http_status, result.fetched_at, result.served_at,
-                                   rejection.reason, rejection.sha256, bytea_hex(result.body))))
+            buffer.write(
+                csv_line(
+                    (
+                        endpoint,
+                        key.race_date,
+                        key.meeting_num,
+                        key.race_num,
+                        self.client,
+                        result.url,
+                        result.http_status,
+                        result.fetched_at,
+                        result.served_at,
+                        rejection.reason,
+                        rejection.sha256,
+                        bytea_hex(result.body),
+                    )
+                )
+            )
         buffer.seek(0)
-        cur.copy_expert(sql.SQL("copy raw.rejected_bodies ({}) from stdin with (format csv)").format(
-            sql.SQL(", ").join(map(sql.Identifier, _REJECT_COLUMNS))), buffer, size=_COPY_BUFFER)
+        cur.copy_expert(
+            sql.SQL("copy raw.rejected_bodies ({}) from stdin with (format csv)").format(
+                sql.SQL(", ").join(map(sql.Identifier, _REJECT_COLUMNS))
+            ),
+            buffer,
+            size=_COPY_BUFFER,
+        )
 
     def _copy_log(self, cur, endpoint, results, keys, outcome, shas) -> None:
         buffer = io.BytesIO()
@@ -338,23 +421,48 @@ class Lander:
             key = keys[idx]
             rejection = outcome.rejections.get(idx)
             reason = rejection.reason if rejection else result.reason
-            buffer.write(csv_line((str(self.run_id), endpoint, key.race_date, key.meeting_num, key.race_num,
-                                   self.client, result.url, outcome.outcomes[idx], result.http_status,
-                                   result.attempts, reason, result.fetched_at, result.served_at,
-                                   shas.get(idx), len(result.body) if result.body is not None else None,
-                                   EXTRACTOR_VERSION)))
+            buffer.write(
+                csv_line(
+                    (
+                        str(self.run_id),
+                        endpoint,
+                        key.race_date,
+                        key.meeting_num,
+                        key.race_num,
+                        self.client,
+                        result.url,
+                        outcome.outcomes[idx],
+                        result.http_status,
+                        result.attempts,
+                        reason,
+                        result.fetched_at,
+                        result.served_at,
+                        shas.get(idx),
+                        len(result.body) if result.body is not None else None,
+                        EXTRACTOR_VERSION,
+                    )
+                )
+            )
         buffer.seek(0)
-        cur.copy_expert(sql.SQL("copy raw.fetch_log ({}) from stdin with (format csv)").format(
-            sql.SQL(", ").join(map(sql.Identifier, _LOG_COLUMNS))), buffer, size=_COPY_BUFFER)
+        cur.copy_expert(
+            sql.SQL("copy raw.fetch_log ({}) from stdin with (format csv)").format(
+                sql.SQL(", ").join(map(sql.Identifier, _LOG_COLUMNS))
+            ),
+            buffer,
+            size=_COPY_BUFFER,
+        )
 
 
 def _latest_hashes(cur, table: sql.Composable, days: list[date]) -> dict[tuple, str]:
     """(race_date, meeting_num, race_num) -> content sha256 of the latest row landed for that key."""
-    cur.execute(sql.SQL("""
+    cur.execute(
+        sql.SQL("""
         select distinct on (race_date, meeting_num, race_num)
             race_date, meeting_num, race_num, coalesce(content_sha256, body_sha256)
         from {}
         where race_date = any(%s)
         order by race_date, meeting_num, race_num, raw_id desc
-    """).format(table), (days,))
+    """).format(table),
+        (days,),
+    )
     return {(d, m, r): sha for d, m, r, sha in cur.fetchall()}

@@ -10,8 +10,9 @@ import pandas as pd
 KEY = ["race_id", "num_pmu"]
 
 
-def leaky_features(before: pd.DataFrame, after: pd.DataFrame, features: list[str] | None = None,
-                   *, rtol: float = 1e-9) -> list[str]:
+def leaky_features(
+    before: pd.DataFrame, after: pd.DataFrame, features: list[str] | None = None, *, rtol: float = 1e-9
+) -> list[str]:
     """Feature columns whose value differs, for any runner present in both frames, between a build
     before the race (`before`) and one after its results landed (`after`). NaN equals NaN."""
     features = features or sorted(c for c in before.columns if c.startswith("f_"))

@@ -82,8 +82,7 @@ def plackett_luce_derivatives(
 
 
 def gaussian_step(
-    mean: np.ndarray, var: np.ndarray, index: np.ndarray, grad: np.ndarray, fisher: np.ndarray,
-    drift: float
+    mean: np.ndarray, var: np.ndarray, index: np.ndarray, grad: np.ndarray, fisher: np.ndarray, drift: float
 ) -> None:
     """In place: the beliefs of entities `index` (one row per run, repeats allowed) take one Newton
     step with their summed gradient and information, then widen by `drift`. The last slot is the

@@ -47,20 +47,29 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
             "morning_job",
             selection=_raw("programme", "participants", "performances") | warehouse_models | predictions,
             description="The day's programme, fields and past performances, the warehouse, then the "
-                        "day's predictions."),
+            "day's predictions.",
+        ),
         "results": dg.define_asset_job(
-            "results_job", selection=_raw("programme", "participants", "rapports") | warehouse_models,
-            description="Arrivals (programme, participants) and rapports of a day, then the warehouse."),
+            "results_job",
+            selection=_raw("programme", "participants", "rapports") | warehouse_models,
+            description="Arrivals (programme, participants) and rapports of a day, then the warehouse.",
+        ),
         "odds": dg.define_asset_job(
-            "odds_snapshot_job", selection=odds,
+            "odds_snapshot_job",
+            selection=odds,
             description="One more participants snapshot (odds) of a day, the feature mart, and the "
-                        "races whose market moved re-scored."),
+            "races whose market moved re-scored.",
+        ),
         "training": dg.define_asset_job(
-            "training_job", selection=dg.AssetSelection.assets(MODEL_KEY, EVALUATION_KEY),
-            description="Train and register a model on the feature mart, then its walk-forward evaluation."),
+            "training_job",
+            selection=dg.AssetSelection.assets(MODEL_KEY, EVALUATION_KEY),
+            description="Train and register a model on the feature mart, then its walk-forward evaluation.",
+        ),
         "daily": dg.define_asset_job(
-            "daily_job", selection=_raw(*warehouse.RAW_TABLES) | warehouse_models,
-            description="Everything for a day (or a range: one run)."),
+            "daily_job",
+            selection=_raw(*warehouse.RAW_TABLES) | warehouse_models,
+            description="Everything for a day (or a range: one run).",
+        ),
     }
 
 
@@ -74,34 +83,53 @@ def _watched(postgres: PostgresResource, now: datetime):
 
 
 def build_automation(jobs: dict[str, Any]):
-    @dg.schedule(job=jobs["morning"], cron_schedule="0 8 * * *", execution_timezone="Europe/Paris",
-                 name="morning_schedule", default_status=dg.DefaultScheduleStatus.STOPPED)
+    @dg.schedule(
+        job=jobs["morning"],
+        cron_schedule="0 8 * * *",
+        execution_timezone="Europe/Paris",
+        name="morning_schedule",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
     def morning_schedule(context: dg.ScheduleEvaluationContext):
         key = race_clock.morning_partition_key(context.scheduled_execution_time)
         return dg.RunRequest(run_key=f"morning-{key}", partition_key=key, tags={"pmu/trigger": "morning"})
 
-    @dg.sensor(job=jobs["results"], name="results_sensor", minimum_interval_seconds=120,
-               default_status=dg.DefaultSensorStatus.STOPPED)
+    @dg.sensor(
+        job=jobs["results"],
+        name="results_sensor",
+        minimum_interval_seconds=120,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
     def results_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         now = current_time()
         races, rapports = _watched(postgres, now)
         requests = race_clock.results_requests(races, rapports, now)
         if not requests:
-            return dg.SkipReason(f"no race waiting for results at {now:%Y-%m-%d %H:%M} UTC "
-                                 f"({len(races)} races watched)")
-        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "results"})
-                for day, run_key in requests.items()]
+            return dg.SkipReason(
+                f"no race waiting for results at {now:%Y-%m-%d %H:%M} UTC ({len(races)} races watched)"
+            )
+        return [
+            dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "results"})
+            for day, run_key in requests.items()
+        ]
 
-    @dg.sensor(job=jobs["odds"], name="pre_race_odds_sensor", minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.STOPPED)
+    @dg.sensor(
+        job=jobs["odds"],
+        name="pre_race_odds_sensor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
     def pre_race_odds_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         now = current_time()
         races, _ = _watched(postgres, now)
         requests = race_clock.odds_requests(races, now)
         if not requests:
             return dg.SkipReason(f"no race starting within the hour at {now:%Y-%m-%d %H:%M} UTC")
-        return [dg.RunRequest(run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"},
-                              run_config=ODDS_RUN_CONFIG)
-                for day, run_key in requests.items()]
+        return [
+            dg.RunRequest(
+                run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"}, run_config=ODDS_RUN_CONFIG
+            )
+            for day, run_key in requests.items()
+        ]
 
     return [morning_schedule], [results_sensor, pre_race_odds_sensor]

@@ -40,6 +40,7 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
     """The checks whose core tables exist in this dbt project."""
     checks = []
     if RACE_KEY in asset_keys:
+
         @dg.asset_check(asset=RACE_KEY, description="every race of the latest programme is a marts.race row")
         def every_programme_race_in_core(context: dg.AssetCheckExecutionContext, postgres: PostgresResource):
             with postgres.connection() as conn:
@@ -48,9 +49,15 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
                 expected = {r.race_id for _, races in programmes.values() for r in races}
                 present = warehouse.race_ids_in_table(conn, "marts.race", days)
             missing = missing_ids(expected, present)
-            return dg.AssetCheckResult(passed=not missing, metadata={
-                "days": len(days), "programme_races": len(expected), "core_races": len(present & expected),
-                "missing_races": missing[:50]})
+            return dg.AssetCheckResult(
+                passed=not missing,
+                metadata={
+                    "days": len(days),
+                    "programme_races": len(expected),
+                    "core_races": len(present & expected),
+                    "missing_races": missing[:50],
+                },
+            )
 
         @dg.asset_check(asset=RACE_KEY, description="marts.race holds the latest day landed in raw")
         def core_not_behind_raw(context: dg.AssetCheckExecutionContext, postgres: PostgresResource):
@@ -58,23 +65,30 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
                 landed = warehouse.raw_days(conn)
                 built = warehouse.race_ids_in_table(conn, "marts.race", landed[-1:]) if landed else set()
             latest = landed[-1].isoformat() if landed else None
-            return dg.AssetCheckResult(passed=not landed or bool(built), severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"latest_raw_day": latest, "core_races_that_day": len(built)})
+            return dg.AssetCheckResult(
+                passed=not landed or bool(built),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"latest_raw_day": latest, "core_races_that_day": len(built)},
+            )
 
         checks += [every_programme_race_in_core, core_not_behind_raw]
 
     if RUNNER_KEY in asset_keys:
+
         @dg.asset_check(asset=RUNNER_KEY, description="every race with a participants body has runners")
-        def runners_for_every_race_with_participants(context: dg.AssetCheckExecutionContext,
-                                                     postgres: PostgresResource):
+        def runners_for_every_race_with_participants(
+            context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+        ):
             with postgres.connection() as conn:
                 days = _days(context, conn)
                 landed = warehouse.landed_race_keys(conn, "participants", days)
                 expected = {f"{d.isoformat()}-R{m}-C{r}" for d, m, r in landed}
                 present = warehouse.race_ids_in_table(conn, "marts.race_participant", days)
             missing = missing_ids(expected, present)
-            return dg.AssetCheckResult(passed=not missing, metadata={
-                "races_with_participants": len(expected), "missing_races": missing[:50]})
+            return dg.AssetCheckResult(
+                passed=not missing,
+                metadata={"races_with_participants": len(expected), "missing_races": missing[:50]},
+            )
 
         checks.append(runners_for_every_race_with_participants)
     return checks

@@ -83,9 +83,15 @@ def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     if not manifest.exists():
         return True
     parsed_at = manifest.stat().st_mtime
-    sources = [project_dir / "dbt_project.yml", *(p for folder in ("models", "macros", "tests", "seeds",
-                                                                   "snapshots")
-                                                  for p in (project_dir / folder).rglob("*") if p.is_file())]
+    sources = [
+        project_dir / "dbt_project.yml",
+        *(
+            p
+            for folder in ("models", "macros", "tests", "seeds", "snapshots")
+            for p in (project_dir / folder).rglob("*")
+            if p.is_file()
+        ),
+    ]
     return any(p.stat().st_mtime > parsed_at for p in sources if p.exists())
 
 
@@ -95,9 +101,9 @@ def load_project():
     (dagster-dbt's own preparer looks for `dbt` on PATH only)."""
     project = dbt_project()
     if using_dagster_dev() or manifest_is_stale(Path(project.project_dir), project.manifest_path):
-        DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir),
-                       dbt_executable=dbt_executable()) \
-            .cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        DbtCliResource(
+            project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
+        ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
@@ -112,31 +118,46 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
     definitions = []
 
     if any(is_daily(m) for m in models):
+
         @dbt_assets(
-            manifest=project.manifest_path, project=project, select=DAILY_SELECT, name="dbt_daily_models",
-            partitions_def=daily_partitions, backfill_policy=single_run_backfill,
-            dagster_dbt_translator=translator, pool=DBT_POOL,
+            manifest=project.manifest_path,
+            project=project,
+            select=DAILY_SELECT,
+            name="dbt_daily_models",
+            partitions_def=daily_partitions,
+            backfill_policy=single_run_backfill,
+            dagster_dbt_translator=translator,
+            pool=DBT_POOL,
         )
-        def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                             postgres: PostgresResource):
+        def dbt_daily_models(
+            context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
+        ):
             days = context_days(context)
             dbt_vars = dbt_window_vars(days)
             context.log.info(f"dbt window {dbt_vars}")
             with postgres.dbt_environment(), run_target("dbt_daily_models") as target:
                 # No fetch_row_counts here: counting a staging view re-reads all raw JSON; dbt's
                 # adapter response already reports the rows each incremental model wrote.
-                yield from dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context,
-                                   target_path=target).stream()
+                yield from dbt.cli(
+                    [*BUILD, "--vars", json.dumps(dbt_vars)], context=context, target_path=target
+                ).stream()
 
         definitions.append(dbt_daily_models)
 
     if any(not is_daily(m) for m in models):
+
         @dbt_assets(
-            manifest=project.manifest_path, project=project, select="fqn:*", exclude=DAILY_SELECT,
-            name="dbt_full_rebuild_models", dagster_dbt_translator=translator, pool=DBT_POOL,
+            manifest=project.manifest_path,
+            project=project,
+            select="fqn:*",
+            exclude=DAILY_SELECT,
+            name="dbt_full_rebuild_models",
+            dagster_dbt_translator=translator,
+            pool=DBT_POOL,
         )
-        def dbt_full_rebuild_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                                    postgres: PostgresResource):
+        def dbt_full_rebuild_models(
+            context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
+        ):
             with postgres.dbt_environment(), run_target("dbt_full_rebuild_models") as target:
                 # dbt's adapter response gives each table's rows (`rows_affected`); fetch_row_counts
                 # would query the relation names of the manifest, whose database is the parse's.

@@ -31,8 +31,11 @@ def instance_yaml(home: Path, storage: str = "sqlite") -> str:
         storage_config = {"sqlite": {"base_dir": str(home / "storage")}}
     config = {
         "storage": storage_config,
-        "local_artifact_storage": {"module": "dagster._core.storage.root", "class": "LocalArtifactStorage",
-                                   "config": {"base_dir": str(home)}},
+        "local_artifact_storage": {
+            "module": "dagster._core.storage.root",
+            "class": "LocalArtifactStorage",
+            "config": {"base_dir": str(home)},
+        },
         "concurrency": {"pools": {"default_limit": POOL_LIMIT}},
         "telemetry": {"enabled": False},
     }
@@ -44,7 +47,7 @@ def sqlalchemy_url(url: str) -> str:
     installed here; its default for `postgresql://` is psycopg 3)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 

@@ -45,6 +45,7 @@ SUM_TOLERANCE = 1e-6
 
 # --- configs --------------------------------------------------------------------------------------
 
+
 class ModelConfig(dg.Config):
     start: str | None = Field(default=None, description="first race date (YYYY-MM-DD); unset: the first")
     end: str | None = Field(default=None, description="last race date, inclusive; unset: latest with results")
@@ -55,7 +56,8 @@ class ModelConfig(dg.Config):
     n_folds: int = Field(default=5, description="GroupKFold by race inside training")
     seed: int = 0
     promote: bool | None = Field(
-        default=None, description="make it production; unset: only when its name has no production version")
+        default=None, description="make it production; unset: only when its name has no production version"
+    )
 
 
 class EvaluationConfig(dg.Config):
@@ -72,10 +74,12 @@ class EvaluationConfig(dg.Config):
 class PredictionsConfig(dg.Config):
     model: str | None = Field(default=None, description="NAME@VERSION or NAME; unset: the production model")
     only_moved_races: bool = Field(
-        default=False, description="re-score only races whose market or field changed since scored")
+        default=False, description="re-score only races whose market or field changed since scored"
+    )
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
+
 
 def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
@@ -105,35 +109,47 @@ def moved_races(current: pd.DataFrame, scored: pd.DataFrame) -> list[str]:
     """Races whose runners or market (odds, snapshot time) differ from what was scored, or that were
     never scored. `current`: race_id, num_pmu, mkt_odds, mkt_served_at (the feature mart now);
     `scored`: race_id, num_pmu, market_odds, market_served_at (modeling.predictions)."""
+
     def runner_state(df: pd.DataFrame, odds: str, served: str) -> pd.Series:
         odds_values = pd.to_numeric(df[odds], errors="coerce").round(4)
         served_values = pd.to_datetime(df[served], utc=True)
-        keys = [f"{int(n)}:{o}@{t}"
-                for n, o, t in zip(df["num_pmu"], odds_values, served_values, strict=True)]
+        keys = [
+            f"{int(n)}:{o}@{t}" for n, o, t in zip(df["num_pmu"], odds_values, served_values, strict=True)
+        ]
         return pd.Series(keys, index=df.index).groupby(df["race_id"]).agg(lambda s: "|".join(sorted(s)))
 
     now = runner_state(current, "mkt_odds", "mkt_served_at")
-    before = (runner_state(scored, "market_odds", "market_served_at")
-              if not scored.empty else pd.Series(dtype=str))
+    before = (
+        runner_state(scored, "market_odds", "market_served_at") if not scored.empty else pd.Series(dtype=str)
+    )
     return sorted(race for race, state in now.items() if before.get(race) != state)
 
 
-def calibration_verdict(p, won, race_ids, *, min_races: int = CALIBRATION_MIN_RACES,
-                        n_bins: int = 10) -> dict:
+def calibration_verdict(
+    p, won, race_ids, *, min_races: int = CALIBRATION_MIN_RACES, n_bins: int = 10
+) -> dict:
     """Calibration of published probabilities against results, with loose bounds:
     - log loss no worse than a uniform guess by more than CALIBRATION_MAX_R2_LOSS (pseudo-R²), and
     - in every decile of p, |mean p - win rate| within 0.02 + 4 binomial standard errors.
     Too few races: passes, with the reason (a verdict on noise would only flap)."""
     from ml.metrics import calibration_table
 
-    df = pd.DataFrame({"p": np.asarray(p, dtype=float), "won": np.asarray(won, dtype=float),
-                       "race_id": np.asarray(race_ids)})
+    df = pd.DataFrame(
+        {
+            "p": np.asarray(p, dtype=float),
+            "won": np.asarray(won, dtype=float),
+            "race_id": np.asarray(race_ids),
+        }
+    )
     decided = df.groupby("race_id")["won"].transform("sum") > 0
     df = df.loc[decided]
     races = int(df["race_id"].nunique())
     if races < min_races:
-        return {"passed": True, "races": races,
-                "reason": f"too little data: {races} decided races in the window (< {min_races}), not judged"}
+        return {
+            "passed": True,
+            "races": races,
+            "reason": f"too little data: {races} decided races in the window (< {min_races}), not judged",
+        }
     runners = df.groupby("race_id")["p"].size()
     # a k-way dead heat counts the mean of -ln p over its winners (as ml/metrics.py)
     winners = df.loc[df["won"] > 0].groupby("race_id")["p"]
@@ -156,12 +172,20 @@ def calibration_verdict(p, won, race_ids, *, min_races: int = CALIBRATION_MIN_RA
         reasons.append(f"pseudo-R² {pseudo_r2:.4f} below -{CALIBRATION_MAX_R2_LOSS}: worse than uniform")
     if not bins_ok:
         reasons.append(f"a decile misses its win rate by {worst:.2f}x the allowed gap")
-    return {"passed": bool(bins_ok and r2_ok), "races": races, "log_loss": log_loss,
-            "uniform_log_loss": uniform, "pseudo_r2": float(pseudo_r2), "worst_gap_ratio": float(worst),
-            "table": table, "reason": "; ".join(reasons) or "within bounds"}
+    return {
+        "passed": bool(bins_ok and r2_ok),
+        "races": races,
+        "log_loss": log_loss,
+        "uniform_log_loss": uniform,
+        "pseudo_r2": float(pseudo_r2),
+        "worst_gap_ratio": float(worst),
+        "table": table,
+        "reason": "; ".join(reasons) or "within bounds",
+    }
 
 
 # --- warehouse reads (values always as parameters) ------------------------------------------------
+
 
 def latest_result_day(conn) -> dt.date | None:
     with conn.cursor() as cur:
@@ -240,13 +264,14 @@ def recent_outcomes(conn, model_name: str, day: dt.date, days: int = CALIBRATION
 
 # --- assets ---------------------------------------------------------------------------------------
 
+
 @dg.asset(
     key=MODEL_KEY,
     deps=[FEATURES_KEY, RESULTS_KEY],
     group_name=GROUP,
     kinds={"python", "lightgbm"},
     description="A win model trained on the feature mart (config window), registered in modeling.models "
-                "with its artifacts under PMU_HOME/models/<name>/<version>/.",
+    "with its artifacts under PMU_HOME/models/<name>/<version>/.",
 )
 def model(context: dg.AssetExecutionContext, config: ModelConfig, postgres: PostgresResource):
     from ml import plots, registry
@@ -261,8 +286,9 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, postgres: Post
         raise dg.Failure("no race with a result in marts.fct_runner_result: build the feature marts first")
     name = config.name or f"win_{config.kind}"
     frame = load_dataset(url, start, end, cutoff=config.cutoff)
-    fitted = WinModel(name=name, kind=config.kind, features=config.features, n_folds=config.n_folds,
-                      seed=config.seed).fit(frame)
+    fitted = WinModel(
+        name=name, kind=config.kind, features=config.features, n_folds=config.n_folds, seed=config.seed
+    ).fit(frame)
     record = registry.register(url, fitted, metrics={"training": fitted.training, "cutoff": config.cutoff})
     has_production = any(r.status == "production" for r in registry.list_models(url, name))
     if should_promote(config.promote, has_production):
@@ -272,30 +298,35 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, postgres: Post
     importance = fitted.feature_importance()
     top = sorted(importance.items(), key=lambda kv: -kv[1])[:20]
     png = plots.feature_importance(importance, Path(record.artifact_path) / "feature_importance.png")
-    return dg.MaterializeResult(metadata={
-        "model": record.label,
-        "model_id": record.id,
-        "version": record.version,
-        "kind": record.kind,
-        "status": record.status,
-        "train_start": str(record.train_start),
-        "train_end": str(record.train_end),
-        "cutoff": config.cutoff,
-        "races": fitted.training["races"],
-        "runners": fitted.training["runners"],
-        "oof_pseudo_r2_model": float(fitted.training["oof_pseudo_r2_model"]),
-        "temperature": float(fitted.temperature),
-        "combiner_alpha_model": float(fitted.combiner[0]),
-        "combiner_beta_market": float(fitted.combiner[1]),
-        "feature_count": len(fitted.features),
-        "feature_hash": record.feature_hash,
-        "features": dg.MetadataValue.json(fitted.features),
-        "feature_importance": dg.MetadataValue.md(
-            markdown_table([{"feature": f, "importance": float(v)} for f, v in top],
-                           ["feature", "importance"])
-            + "\n\n" + image_markdown(png, "feature importance")),
-        "artifacts": dg.MetadataValue.path(record.artifact_path),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "model": record.label,
+            "model_id": record.id,
+            "version": record.version,
+            "kind": record.kind,
+            "status": record.status,
+            "train_start": str(record.train_start),
+            "train_end": str(record.train_end),
+            "cutoff": config.cutoff,
+            "races": fitted.training["races"],
+            "runners": fitted.training["runners"],
+            "oof_pseudo_r2_model": float(fitted.training["oof_pseudo_r2_model"]),
+            "temperature": float(fitted.temperature),
+            "combiner_alpha_model": float(fitted.combiner[0]),
+            "combiner_beta_market": float(fitted.combiner[1]),
+            "feature_count": len(fitted.features),
+            "feature_hash": record.feature_hash,
+            "features": dg.MetadataValue.json(fitted.features),
+            "feature_importance": dg.MetadataValue.md(
+                markdown_table(
+                    [{"feature": f, "importance": float(v)} for f, v in top], ["feature", "importance"]
+                )
+                + "\n\n"
+                + image_markdown(png, "feature importance")
+            ),
+            "artifacts": dg.MetadataValue.path(record.artifact_path),
+        }
+    )
 
 
 @dg.asset(
@@ -305,8 +336,8 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, postgres: Post
     group_name=GROUP,
     kinds={"python"},
     description="Walk-forward evaluation of the model's recipe (train on the past, test the next days): "
-                "metrics.json, predictions.csv and plots under PMU_HOME/evaluations/, stored on its "
-                "registry row.",
+    "metrics.json, predictions.csv and plots under PMU_HOME/evaluations/, stored on its "
+    "registry row.",
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, postgres: PostgresResource):
     from ml import registry
@@ -332,17 +363,27 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, post
         frame = attach_truth(frame, load_truth(Path(config.truth_dir), start, end))
     dates = frame["race_date"].nunique() if not frame.empty else 0
     if dates <= config.min_train_days:
-        context.log.warning(f"{record.label}: {dates} race dates in {start}..{end}, a walk-forward needs "
-                            f"more than min_train_days={config.min_train_days}: not evaluated")
+        context.log.warning(
+            f"{record.label}: {dates} race dates in {start}..{end}, a walk-forward needs "
+            f"more than min_train_days={config.min_train_days}: not evaluated"
+        )
         return
     seed = (record.params or {}).get("seed", 0)
-    out = (load_settings().home / "evaluations" / record.name
-           / f"{record.version}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}")
+    out = (
+        load_settings().home
+        / "evaluations"
+        / record.name
+        / f"{record.version}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    )
     result = run_evaluation(
-        frame, out,
+        frame,
+        out,
         lambda: WinModel(name=record.name, kind=record.kind, features=list(record.features), seed=seed),
-        min_train_days=config.min_train_days, test_days=config.test_days, min_edge=config.min_edge,
-        n_boot=config.n_boot, log=context.log.info,
+        min_train_days=config.min_train_days,
+        test_days=config.test_days,
+        min_edge=config.min_edge,
+        n_boot=config.n_boot,
+        log=context.log.info,
     )
     result["cutoff"] = cutoff
     registry.set_metrics(url, record.id, record.metrics | {"evaluation": result})
@@ -350,9 +391,14 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, post
 
     delta = result["delta_r2_combined_vs_market"]
     bets = result["value_bets"]
-    summary_rows = [{"probabilities": label, **{k: result[label][k] for k in
-                                                ("log_loss", "pseudo_r2", "brier", "top1_hit_rate")}}
-                    for label in ("model", "market", "combined", "closing_market") if label in result]
+    summary_rows = [
+        {
+            "probabilities": label,
+            **{k: result[label][k] for k in ("log_loss", "pseudo_r2", "brier", "top1_hit_rate")},
+        }
+        for label in ("model", "market", "combined", "closing_market")
+        if label in result
+    ]
     metadata = {
         "model": record.label,
         "held_out_races": result["races"],
@@ -366,14 +412,18 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, post
         "delta_r2_ci": f"[{delta['ci_low']:+.4f}, {delta['ci_high']:+.4f}]",
         "value_bets": int(bets["bets"]),
         "value_bet_roi": None if bets.get("roi") is None else float(bets["roi"]),
-        "summary": dg.MetadataValue.md(markdown_table(
-            summary_rows, ["probabilities", "log_loss", "pseudo_r2", "brier", "top1_hit_rate"])),
+        "summary": dg.MetadataValue.md(
+            markdown_table(summary_rows, ["probabilities", "log_loss", "pseudo_r2", "brier", "top1_hit_rate"])
+        ),
         "calibration": dg.MetadataValue.md(
-            image_markdown(Path(result["plots"]["calibration"]), "calibration")),
+            image_markdown(Path(result["plots"]["calibration"]), "calibration")
+        ),
         "cumulative_roi": dg.MetadataValue.md(
-            image_markdown(Path(result["plots"]["cumulative_roi"]), "cumulative ROI of value bets")),
+            image_markdown(Path(result["plots"]["cumulative_roi"]), "cumulative ROI of value bets")
+        ),
         "feature_importance": dg.MetadataValue.md(
-            image_markdown(Path(result["plots"]["feature_importance"]), "feature importance")),
+            image_markdown(Path(result["plots"]["feature_importance"]), "feature importance")
+        ),
         "output": dg.MetadataValue.path(str(out)),
     }
     if result.get("attainable_gain") is not None:
@@ -383,10 +433,17 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, post
 
 PREDICTION_CHECKS = [
     ("probabilities_sum_to_one", "each scored race's probabilities sum to 1", dg.AssetCheckSeverity.ERROR),
-    ("every_race_scored", "no race of the day with a runner to score is left without predictions",
-     dg.AssetCheckSeverity.ERROR),
-    ("calibrated_last_30_days", "published probabilities of the last 30 days agree with the results "
-     "(loose bounds; passes with a note below 100 decided races)", dg.AssetCheckSeverity.WARN),
+    (
+        "every_race_scored",
+        "no race of the day with a runner to score is left without predictions",
+        dg.AssetCheckSeverity.ERROR,
+    ),
+    (
+        "calibrated_last_30_days",
+        "published probabilities of the last 30 days agree with the results "
+        "(loose bounds; passes with a note below 100 decided races)",
+        dg.AssetCheckSeverity.WARN,
+    ),
 ]
 
 
@@ -409,8 +466,13 @@ def _score_moved(url: str, day: dt.date, model_ref: str | None, log) -> dict:
         return {"model": record.label, "model_id": record.id, "races": 0, "runners": 0, "value_bets": 0}
     rows = prediction_rows(fitted, frame.loc[frame["race_id"].isin(moved)].reset_index(drop=True))
     written = write_predictions(url, record, rows)
-    return {"model": record.label, "model_id": record.id, "races": len(moved), "runners": written,
-            "value_bets": int((rows["edge"] > 0.05).sum())}
+    return {
+        "model": record.label,
+        "model_id": record.id,
+        "races": len(moved),
+        "runners": written,
+        "value_bets": int((rows["edge"] > 0.05).sum()),
+    }
 
 
 with warnings.catch_warnings():  # backfill_policy on @asset is "beta": known, and what we want
@@ -424,9 +486,11 @@ with warnings.catch_warnings():  # backfill_policy on @asset is "beta": known, a
         group_name=GROUP,
         kinds={"python", "postgres"},
         description="Win probabilities of the day's declared runners by the production model "
-                    "(modeling.predictions, idempotent upsert per model, race and runner).",
-        check_specs=[dg.AssetCheckSpec(name, asset=PREDICTIONS_KEY, description=text)
-                     for name, text, _ in PREDICTION_CHECKS],
+        "(modeling.predictions, idempotent upsert per model, race and runner).",
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=PREDICTIONS_KEY, description=text)
+            for name, text, _ in PREDICTION_CHECKS
+        ],
     )
     def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, postgres: PostgresResource):
         from ml import registry
@@ -442,8 +506,15 @@ with warnings.catch_warnings():  # backfill_policy on @asset is "beta": known, a
             reason = f"{exc}: materialise modeling/model (promote) or `pmu train --promote`"
             context.log.warning(reason)
             with postgres.connection() as conn:
-                yield dg.MaterializeResult(metadata={"model": "none", "days": len(days), "races_scored": 0,
-                                                     "runners_scored": 0, "note": reason})
+                yield dg.MaterializeResult(
+                    metadata={
+                        "model": "none",
+                        "days": len(days),
+                        "races_scored": 0,
+                        "runners_scored": 0,
+                        "note": reason,
+                    }
+                )
                 yield from _prediction_checks(conn, None, days, reason)
             return
         summaries = []
@@ -454,23 +525,27 @@ with warnings.catch_warnings():  # backfill_policy on @asset is "beta": known, a
                 summaries.append(score_day(url, day, model_ref=config.model))
         context.log.info(f"scored {days[0]}..{days[-1]}: {summaries}")
         with postgres.connection() as conn:
-            yield dg.MaterializeResult(metadata={
-                "model": record.label,
-                "model_id": record.id,
-                "days": len(days),
-                "races_scored": sum(s["races"] for s in summaries),
-                "runners_scored": sum(s["runners"] for s in summaries),
-                "value_bets": sum(s.get("value_bets", 0) for s in summaries),
-                "only_moved_races": config.only_moved_races,
-                "dagster/row_count": _count_rows(conn, record.id, days),
-            })
+            yield dg.MaterializeResult(
+                metadata={
+                    "model": record.label,
+                    "model_id": record.id,
+                    "days": len(days),
+                    "races_scored": sum(s["races"] for s in summaries),
+                    "runners_scored": sum(s["runners"] for s in summaries),
+                    "value_bets": sum(s.get("value_bets", 0) for s in summaries),
+                    "only_moved_races": config.only_moved_races,
+                    "dagster/row_count": _count_rows(conn, record.id, days),
+                }
+            )
             yield from _prediction_checks(conn, record, days)
 
 
 def _count_rows(conn, model_id: int, days: list[dt.date]) -> int:
     with conn.cursor() as cur:
-        cur.execute("select count(*) from modeling.predictions where model_id = %s and race_date = any(%s)",
-                    (model_id, days))
+        cur.execute(
+            "select count(*) from modeling.predictions where model_id = %s and race_date = any(%s)",
+            (model_id, days),
+        )
         return int(cur.fetchone()[0])
 
 
@@ -480,37 +555,66 @@ def _prediction_checks(conn, record, days: list[dt.date], no_model: str | None =
     sums = scored_race_sums(conn, record.id, days) if record else {}
     off = {race: total for race, total in sums.items() if abs(total - 1.0) > SUM_TOLERANCE}
     yield dg.AssetCheckResult(
-        check_name="probabilities_sum_to_one", passed=not off,
+        check_name="probabilities_sum_to_one",
+        passed=not off,
         severity=severities["probabilities_sum_to_one"],
-        metadata={"races": len(sums), "races_off": len(off),
-                  "worst": dg.MetadataValue.json(dict(sorted(off.items())[:20]))})
+        metadata={
+            "races": len(sums),
+            "races_off": len(off),
+            "worst": dg.MetadataValue.json(dict(sorted(off.items())[:20])),
+        },
+    )
 
     expected = feature_race_ids(conn, days)
     missing = sorted(expected - set(sums))
     yield dg.AssetCheckResult(
-        check_name="every_race_scored", passed=not missing, severity=severities["every_race_scored"],
-        metadata={"races_to_score": len(expected), "races_scored": len(expected & set(sums)),
-                  "unscored_races": dg.MetadataValue.json(missing[:50]),
-                  **({"reason": no_model} if no_model else {})})
+        check_name="every_race_scored",
+        passed=not missing,
+        severity=severities["every_race_scored"],
+        metadata={
+            "races_to_score": len(expected),
+            "races_scored": len(expected & set(sums)),
+            "unscored_races": dg.MetadataValue.json(missing[:50]),
+            **({"reason": no_model} if no_model else {}),
+        },
+    )
     if record is None:
-        yield dg.AssetCheckResult(check_name="calibrated_last_30_days", passed=True,
-                                  severity=severities["calibrated_last_30_days"],
-                                  metadata={"verdict": f"not judged: {no_model}"})
+        yield dg.AssetCheckResult(
+            check_name="calibrated_last_30_days",
+            passed=True,
+            severity=severities["calibrated_last_30_days"],
+            metadata={"verdict": f"not judged: {no_model}"},
+        )
         return
 
     outcomes = recent_outcomes(conn, record.name, max(days))
-    verdict = calibration_verdict(outcomes["probability"], outcomes["is_winner"].astype(float),
-                                  outcomes["race_id"])
-    metadata = {"model_name": record.name, "window_days": CALIBRATION_DAYS, "decided_races": verdict["races"],
-                "verdict": verdict["reason"]}
+    verdict = calibration_verdict(
+        outcomes["probability"], outcomes["is_winner"].astype(float), outcomes["race_id"]
+    )
+    metadata = {
+        "model_name": record.name,
+        "window_days": CALIBRATION_DAYS,
+        "decided_races": verdict["races"],
+        "verdict": verdict["reason"],
+    }
     if "table" in verdict:
-        metadata |= {"log_loss": verdict["log_loss"], "uniform_log_loss": verdict["uniform_log_loss"],
-                     "pseudo_r2": verdict["pseudo_r2"], "worst_gap_ratio": verdict["worst_gap_ratio"],
-                     "deciles": dg.MetadataValue.md(markdown_table(
-                         verdict["table"], ["p_low", "p_high", "runners", "mean_p", "win_rate", "allowed"]))}
+        metadata |= {
+            "log_loss": verdict["log_loss"],
+            "uniform_log_loss": verdict["uniform_log_loss"],
+            "pseudo_r2": verdict["pseudo_r2"],
+            "worst_gap_ratio": verdict["worst_gap_ratio"],
+            "deciles": dg.MetadataValue.md(
+                markdown_table(
+                    verdict["table"], ["p_low", "p_high", "runners", "mean_p", "win_rate", "allowed"]
+                )
+            ),
+        }
     yield dg.AssetCheckResult(
-        check_name="calibrated_last_30_days", passed=verdict["passed"],
-        severity=severities["calibrated_last_30_days"], metadata=metadata)
+        check_name="calibrated_last_30_days",
+        passed=verdict["passed"],
+        severity=severities["calibrated_last_30_days"],
+        metadata=metadata,
+    )
 
 
 ml_assets = [model, evaluation, predictions]

@@ -60,8 +60,15 @@ def races_from_programme(body: Mapping, race_date: date) -> list[RaceStart]:
             start_ms, race_num = course.get("heureDepart"), course.get("numOrdre")
             if meeting_num is None or race_num is None or start_ms is None:
                 continue
-            races.append(RaceStart(race_date, int(meeting_num), int(race_num),
-                                   datetime.fromtimestamp(start_ms / 1000, tz=UTC), course.get("statut")))
+            races.append(
+                RaceStart(
+                    race_date,
+                    int(meeting_num),
+                    int(race_num),
+                    datetime.fromtimestamp(start_ms / 1000, tz=UTC),
+                    course.get("statut"),
+                )
+            )
     return sorted(races)
 
 
@@ -80,18 +87,31 @@ def morning_partition_key(scheduled_at: datetime) -> str:
     return paris_day(scheduled_at).isoformat()
 
 
-def results_pending(races: Iterable[RaceStart], landed: set[tuple[date, int, int]], now: datetime, *,
-                    settle: timedelta = RESULTS_SETTLE,
-                    give_up: timedelta = RESULTS_GIVE_UP) -> list[RaceStart]:
+def results_pending(
+    races: Iterable[RaceStart],
+    landed: set[tuple[date, int, int]],
+    now: datetime,
+    *,
+    settle: timedelta = RESULTS_SETTLE,
+    give_up: timedelta = RESULTS_GIVE_UP,
+) -> list[RaceStart]:
     """Races whose results should be fetched now: started at least `settle` ago, less than
     `give_up` ago, not cancelled, and without a rapports body yet."""
-    return sorted(r for r in races
-                  if not r.cancelled and r.key not in landed
-                  and r.start_at + settle <= now < r.start_at + give_up)
+    return sorted(
+        r
+        for r in races
+        if not r.cancelled and r.key not in landed and r.start_at + settle <= now < r.start_at + give_up
+    )
 
 
-def results_run_key(day: date, pending: Sequence[RaceStart], now: datetime, *,
-                    settle: timedelta = RESULTS_SETTLE, retry: timedelta = RESULTS_RETRY) -> str:
+def results_run_key(
+    day: date,
+    pending: Sequence[RaceStart],
+    now: datetime,
+    *,
+    settle: timedelta = RESULTS_SETTLE,
+    retry: timedelta = RESULTS_RETRY,
+) -> str:
     """One run per newly due race, then one per `retry` while results are still missing: the key
     names the latest race that became due and how many retry periods have passed since."""
     newest_due = max(r.start_at for r in pending) + settle
@@ -99,8 +119,9 @@ def results_run_key(day: date, pending: Sequence[RaceStart], now: datetime, *,
     return f"results-{day.isoformat()}-{newest_due.astimezone(UTC):%H%M}-{attempt}"
 
 
-def results_requests(races: Iterable[RaceStart], landed: set[tuple[date, int, int]],
-                     now: datetime) -> dict[str, str]:
+def results_requests(
+    races: Iterable[RaceStart], landed: set[tuple[date, int, int]], now: datetime
+) -> dict[str, str]:
     """partition key -> run key, for each day with races waiting for results."""
     by_day: dict[date, list[RaceStart]] = {}
     for race in results_pending(races, landed, now):
@@ -108,14 +129,16 @@ def results_requests(races: Iterable[RaceStart], landed: set[tuple[date, int, in
     return {day.isoformat(): results_run_key(day, pending, now) for day, pending in sorted(by_day.items())}
 
 
-def odds_window_races(races: Iterable[RaceStart], now: datetime, *,
-                      lead: timedelta = ODDS_LEAD) -> list[RaceStart]:
+def odds_window_races(
+    races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD
+) -> list[RaceStart]:
     """Races starting within the next `lead` (not started, not cancelled)."""
     return sorted(r for r in races if not r.cancelled and r.start_at - lead <= now < r.start_at)
 
 
-def odds_requests(races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD,
-                  every: timedelta = ODDS_EVERY) -> dict[str, str]:
+def odds_requests(
+    races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD, every: timedelta = ODDS_EVERY
+) -> dict[str, str]:
     """partition key -> run key, for each day with a race in its pre-race window. Keys are
     per `every`-long slot of the clock, so one snapshot per slot however often the sensor ticks."""
     slot = math.floor(now.timestamp() / every.total_seconds())

@@ -21,10 +21,12 @@ ENDPOINTS = ("programme", "participants", "performances", "rapports")
 RAW_GROUP = "raw"
 API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds across runs
 # The morning run (08:00 Paris) should have landed the day's programme and fields by 09:00.
-MORNING_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1),
-                                            timezone="Europe/Paris")
-NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
-                               jitter=dg.Jitter.PLUS_MINUS)
+MORNING_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1), timezone="Europe/Paris"
+)
+NETWORK_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def raw_asset_key(endpoint: str) -> dg.AssetKey:
@@ -33,23 +35,32 @@ def raw_asset_key(endpoint: str) -> dg.AssetKey:
 
 # --- checks: pure functions over the latest programmes and what has landed -------------------
 
-def races_without_participants(programmes: dict[date, list[RaceStart]],
-                               landed: set[tuple[date, int, int]]) -> list[str]:
+
+def races_without_participants(
+    programmes: dict[date, list[RaceStart]], landed: set[tuple[date, int, int]]
+) -> list[str]:
     """Every race of the programme should have a participants body (cancelled ones excepted:
     PMU may withdraw them before publishing a field)."""
-    return [r.race_id for races in programmes.values() for r in races
-            if not r.cancelled and r.key not in landed]
+    return [
+        r.race_id for races in programmes.values() for r in races if not r.cancelled and r.key not in landed
+    ]
 
 
-def races_without_rapports(programmes: dict[date, list[RaceStart]], landed: set[tuple[date, int, int]],
-                           now: datetime) -> list[str]:
+def races_without_rapports(
+    programmes: dict[date, list[RaceStart]], landed: set[tuple[date, int, int]], now: datetime
+) -> list[str]:
     """Races run long enough ago that their rapports should be published, but none landed."""
-    return [r.race_id for races in programmes.values() for r in races
-            if not r.cancelled and r.start_at + RESULTS_GIVE_UP <= now and r.key not in landed]
+    return [
+        r.race_id
+        for races in programmes.values()
+        for r in races
+        if not r.cancelled and r.start_at + RESULTS_GIVE_UP <= now and r.key not in landed
+    ]
 
 
-def stale_programme_days(programmes: dict[date, tuple[datetime | None, list[RaceStart]]],
-                         now: datetime) -> list[str]:
+def stale_programme_days(
+    programmes: dict[date, tuple[datetime | None, list[RaceStart]]], now: datetime
+) -> list[str]:
     """Days that are over but whose latest programme was true before their last race started:
     the warehouse has no results for them yet."""
     stale = []
@@ -60,13 +71,20 @@ def stale_programme_days(programmes: dict[date, tuple[datetime | None, list[Race
 
 
 CHECKS: dict[str, list[tuple[str, str]]] = {
-    "programme": [("programme_published", "every day of the partition has a programme body"),
-                  ("programme_fresh", "days that are over have a programme captured after their last start")],
-    "participants": [("every_programme_race_has_participants",
-                      "every race of the latest programme has a participants body")],
+    "programme": [
+        ("programme_published", "every day of the partition has a programme body"),
+        ("programme_fresh", "days that are over have a programme captured after their last start"),
+    ],
+    "participants": [
+        (
+            "every_programme_race_has_participants",
+            "every race of the latest programme has a participants body",
+        )
+    ],
     "performances": [],
-    "rapports": [("finished_races_have_rapports",
-                  "races started more than 6 h ago have their rapports-definitifs")],
+    "rapports": [
+        ("finished_races_have_rapports", "races started more than 6 h ago have their rapports-definitifs")
+    ],
 }
 
 
@@ -77,30 +95,53 @@ def _evaluate_checks(endpoint: str, conn, days: list[date], now: datetime) -> It
     if endpoint == "programme":
         missing = [d.isoformat() for d in days if d not in latest]
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="programme_published", passed=not missing,
+            asset_key=key,
+            check_name="programme_published",
+            passed=not missing,
             severity=dg.AssetCheckSeverity.WARN,  # a day without racing is possible, so warn
-            metadata={"days": len(days), "days_without_programme": missing[:50]})
+            metadata={"days": len(days), "days_without_programme": missing[:50]},
+        )
         stale = stale_programme_days(latest, now)
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="programme_fresh", passed=not stale,
-            severity=dg.AssetCheckSeverity.WARN, metadata={"stale_days": stale[:50]})
+            asset_key=key,
+            check_name="programme_fresh",
+            passed=not stale,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"stale_days": stale[:50]},
+        )
     elif endpoint == "participants":
         missing = races_without_participants(programmes, warehouse.landed_race_keys(conn, endpoint, days))
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="every_programme_race_has_participants", passed=not missing,
-            metadata={"races": sum(len(r) for r in programmes.values()), "missing": len(missing),
-                      "missing_races": missing[:50]})
+            asset_key=key,
+            check_name="every_programme_race_has_participants",
+            passed=not missing,
+            metadata={
+                "races": sum(len(r) for r in programmes.values()),
+                "missing": len(missing),
+                "missing_races": missing[:50],
+            },
+        )
     elif endpoint == "rapports":
         missing = races_without_rapports(programmes, warehouse.landed_race_keys(conn, endpoint, days), now)
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="finished_races_have_rapports", passed=not missing,
+            asset_key=key,
+            check_name="finished_races_have_rapports",
+            passed=not missing,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"missing": len(missing), "missing_races": missing[:50]})
+            metadata={"missing": len(missing), "missing_races": missing[:50]},
+        )
 
 
 def _merge_reports(reports: list) -> dict:
-    total = {"days": 0, "races": 0, "bodies_new": 0, "bodies_unchanged": 0, "not_published": 0,
-             "rejected": 0, "bytes_landed": 0}
+    total = {
+        "days": 0,
+        "races": 0,
+        "bodies_new": 0,
+        "bodies_unchanged": 0,
+        "not_published": 0,
+        "rejected": 0,
+        "bytes_landed": 0,
+    }
     failed: list[dict] = []
     for report in reports:
         values = report.as_dict()
@@ -111,8 +152,9 @@ def _merge_reports(reports: list) -> dict:
     return total
 
 
-def build_raw_asset(endpoint: str,
-                    retry_policy: dg.RetryPolicy | None = NETWORK_RETRY) -> dg.AssetsDefinition:
+def build_raw_asset(
+    endpoint: str, retry_policy: dg.RetryPolicy | None = NETWORK_RETRY
+) -> dg.AssetsDefinition:
     key = raw_asset_key(endpoint)
 
     @dg.asset(

@@ -99,6 +99,9 @@ def default_resources(project: DbtProject) -> dict[str, dg.ConfigurableResource]
     return {
         "postgres": PostgresResource(url=_env_or_none("PMU_DATABASE_URL")),
         "pmu_api": PmuApiResource(base_url=_env_or_none("PMU_API_BASE_URL")),
-        "dbt": DbtCliResource(project_dir=project, profiles_dir=os.fspath(Path(project.profiles_dir)),
-                              dbt_executable=dbt_executable()),
+        "dbt": DbtCliResource(
+            project_dir=project,
+            profiles_dir=os.fspath(Path(project.profiles_dir)),
+            dbt_executable=dbt_executable(),
+        ),
     }

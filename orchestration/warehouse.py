@@ -51,8 +51,9 @@ def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[dat
         return set()
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("select distinct race_date, meeting_num, race_num from {} where race_date = any(%s)")
-            .format(_raw(endpoint)),
+            sql.SQL(
+                "select distinct race_date, meeting_num, race_num from {} where race_date = any(%s)"
+            ).format(_raw(endpoint)),
             (list(days),),
         )
         return {(d, m, r) for d, m, r in cur.fetchall()}
@@ -60,8 +61,9 @@ def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[dat
 
 def raw_rows(conn, endpoint: str, days: Iterable[date]) -> int:
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("select count(*) from {} where race_date = any(%s)").format(_raw(endpoint)),
-                    (list(days),))
+        cur.execute(
+            sql.SQL("select count(*) from {} where race_date = any(%s)").format(_raw(endpoint)), (list(days),)
+        )
         return int(cur.fetchone()[0])
 
 
@@ -79,8 +81,9 @@ def race_ids_in_table(conn, qualified_name: str, days: Iterable[date]) -> set[st
     schema, name = qualified_name.split(".")
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("select distinct race_id from {}.{} where race_date = any(%s)")
-            .format(sql.Identifier(schema), sql.Identifier(name)),
+            sql.SQL("select distinct race_id from {}.{} where race_date = any(%s)").format(
+                sql.Identifier(schema), sql.Identifier(name)
+            ),
             (list(days),),
         )
         return {row[0] for row in cur.fetchall()}

@@ -12,10 +12,12 @@ from pmu_core.settings import load_settings
 def register(subparsers) -> None:
     parser = subparsers.add_parser("db", help="the warehouse database")
     actions = parser.add_subparsers(dest="db_action", required=True)
-    actions.add_parser("url", help="print the database URL (starts the embedded server if needed)") \
-        .set_defaults(func=_url)
-    actions.add_parser("env", help="print shell exports for dbt: eval \"$(pmu db env)\"") \
-        .set_defaults(func=_env)
+    actions.add_parser(
+        "url", help="print the database URL (starts the embedded server if needed)"
+    ).set_defaults(func=_url)
+    actions.add_parser("env", help='print shell exports for dbt: eval "$(pmu db env)"').set_defaults(
+        func=_env
+    )
     actions.add_parser("psql", help="open psql on the warehouse").set_defaults(func=_psql)
     actions.add_parser("start", help="start the database and create the schemas").set_defaults(func=_start)
     actions.add_parser("stop", help="stop the embedded server").set_defaults(func=_stop)

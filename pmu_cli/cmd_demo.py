@@ -41,11 +41,14 @@ def _step_synth(ctx: dict) -> str:
 
     args = ctx["args"]
     out = load_settings().home / "demo" / "synth"
-    summary = generate(ctx["first_day"], ctx["today"], out, seed=args.seed,
-                       meetings_per_day=args.meetings_per_day)
+    summary = generate(
+        ctx["first_day"], ctx["today"], out, seed=args.seed, meetings_per_day=args.meetings_per_day
+    )
     ctx["synth_dir"] = out
-    return (f"{summary['days']} days, {summary['races']} races written to {out} "
-            f"(final snapshot, morning/ snapshot, truth/)")
+    return (
+        f"{summary['days']} days, {summary['races']} races written to {out} "
+        f"(final snapshot, morning/ snapshot, truth/)"
+    )
 
 
 def _step_land(ctx: dict) -> str:
@@ -53,8 +56,14 @@ def _step_land(ctx: dict) -> str:
     from extract.ingest import ingest_day
 
     synth_dir: Path = ctx["synth_dir"]
-    totals = {"bodies_new": 0, "bodies_unchanged": 0, "not_published": 0, "rejected": 0, "failed": 0,
-              "bytes_landed": 0}
+    totals = {
+        "bodies_new": 0,
+        "bodies_unchanged": 0,
+        "not_published": 0,
+        "rejected": 0,
+        "failed": 0,
+        "bytes_landed": 0,
+    }
     with ReplayServerThread(synth_dir / "morning") as morning, ReplayServerThread(synth_dir) as final:
         day = ctx["first_day"]
         while day <= ctx["today"]:
@@ -72,8 +81,10 @@ def _step_land(ctx: dict) -> str:
             day += timedelta(days=1)
     if totals["failed"] or totals["rejected"]:
         raise RuntimeError(f"landing had failures: {totals}")
-    return (f"{totals['bodies_new']} bodies landed ({totals['bytes_landed'] / 1e6:.1f} MB), "
-            f"{totals['bodies_unchanged']} unchanged, {totals['not_published']} not published")
+    return (
+        f"{totals['bodies_new']} bodies landed ({totals['bytes_landed'] / 1e6:.1f} MB), "
+        f"{totals['bodies_unchanged']} unchanged, {totals['not_published']} not published"
+    )
 
 
 def _step_dbt(ctx: dict) -> str:
@@ -96,9 +107,19 @@ def _pmu(*argv: str) -> None:
 
 def _step_evaluate(ctx: dict) -> str:
     last_past_day = ctx["today"] - timedelta(days=1)
-    _pmu("evaluate", "--start", ctx["first_day"].isoformat(), "--end", last_past_day.isoformat(),
-         "--truth", str(ctx["synth_dir"] / "truth"), "--min-train-days", str(ctx["args"].min_train_days),
-         "--test-days", "7")
+    _pmu(
+        "evaluate",
+        "--start",
+        ctx["first_day"].isoformat(),
+        "--end",
+        last_past_day.isoformat(),
+        "--truth",
+        str(ctx["synth_dir"] / "truth"),
+        "--min-train-days",
+        str(ctx["args"].min_train_days),
+        "--test-days",
+        "7",
+    )
     return "walk-forward evaluation written (metrics JSON and plots under PMU_HOME/evaluations)"
 
 
@@ -107,8 +128,11 @@ def _step_train_and_score(ctx: dict) -> str:
     _pmu("train", "--start", ctx["first_day"].isoformat(), "--end", last_past_day.isoformat(), "--promote")
     _pmu("score", "--date", ctx["today"].isoformat())
     with db.connection(ctx["database_url"]) as conn, conn.cursor() as cur:
-        cur.execute("select count(distinct race_id), count(*) from modeling.predictions p "
-                    "join marts.race r using (race_id) where r.race_date = %s", (ctx["today"],))
+        cur.execute(
+            "select count(distinct race_id), count(*) from modeling.predictions p "
+            "join marts.race r using (race_id) where r.race_date = %s",
+            (ctx["today"],),
+        )
         races, runners = cur.fetchone()
     return f"model trained and promoted; {runners} runners of {races} races scored for {ctx['today']}"
 

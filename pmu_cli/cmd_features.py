@@ -1,10 +1,10 @@
 """`pmu features build|signal`: the point-in-time feature marts.
 
-  pmu features build [--start D1 --end D2] [--odds-cutoff-minutes N]
-      dbt run of marts.feat_runner_pre_race, marts.fct_runner_result, marts.perf_by_condition
-      and what they need; with dates, only race days D1..D2 (inclusive) are rebuilt.
-  pmu features signal [--db-url URL] [--markdown]
-      win rate by decile and within-race AUC of every feature (bench/feature_signal.py).
+pmu features build [--start D1 --end D2] [--odds-cutoff-minutes N]
+    dbt run of marts.feat_runner_pre_race, marts.fct_runner_result, marts.perf_by_condition
+    and what they need; with dates, only race days D1..D2 (inclusive) are rebuilt.
+pmu features signal [--db-url URL] [--markdown]
+    win rate by decile and within-race AUC of every feature (bench/feature_signal.py).
 """
 
 from __future__ import annotations
@@ -35,15 +35,20 @@ def _minutes(text: str) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("features",
-                                   help="build the point-in-time feature marts, or report their signal")
+    parser = subparsers.add_parser(
+        "features", help="build the point-in-time feature marts, or report their signal"
+    )
     commands = parser.add_subparsers(dest="features_command", required=True)
 
     build = commands.add_parser("build", help="dbt run of the feature marts (and the core below them)")
     build.add_argument("--start", type=_day, help="first race day rebuilt, YYYY-MM-DD")
     build.add_argument("--end", type=_day, help="last race day rebuilt (inclusive), YYYY-MM-DD")
-    build.add_argument("--odds-cutoff-minutes", type=_minutes, default=None,
-                       help="odds only from snapshots served this long before the start (default 5)")
+    build.add_argument(
+        "--odds-cutoff-minutes",
+        type=_minutes,
+        default=None,
+        help="odds only from snapshots served this long before the start (default 5)",
+    )
     build.set_defaults(func=_build)
 
     signal = commands.add_parser("signal", help="win rate by feature decile on the real history")
@@ -78,8 +83,16 @@ def _build(args) -> int:
         return 2
     url = db.ensure_database()
     project = PROJECT_ROOT / "dbt_project"
-    command = [str(Path(sys.executable).with_name("dbt")), "run", "--select", *SELECTION,
-               "--project-dir", str(project), "--profiles-dir", str(project)]
+    command = [
+        str(Path(sys.executable).with_name("dbt")),
+        "run",
+        "--select",
+        *SELECTION,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+    ]
     if variables:
         command += ["--vars", json.dumps(variables)]
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

@@ -34,12 +34,19 @@ def _rps(text: str) -> float | None:
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     defaults = ClientConfig(base_url="")
     parser.add_argument("--client", type=int, default=defaults.client, help="API client number (1, 7, 61)")
-    parser.add_argument("--rps", type=_rps, default=defaults.requests_per_second,
-                        help=f"requests per second over all threads, 0 = unlimited "
-                             f"(default {defaults.requests_per_second})")
+    parser.add_argument(
+        "--rps",
+        type=_rps,
+        default=defaults.requests_per_second,
+        help=f"requests per second over all threads, 0 = unlimited (default {defaults.requests_per_second})",
+    )
     parser.add_argument("--workers", type=int, default=defaults.max_workers, help="concurrent requests")
-    parser.add_argument("--max-attempts", type=int, default=defaults.max_attempts,
-                        help="tries per URL (and fetch rounds for a rejected body)")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=defaults.max_attempts,
+        help="tries per URL (and fetch rounds for a rejected body)",
+    )
     parser.add_argument("--read-timeout", type=float, default=defaults.read_timeout, help="seconds")
     parser.add_argument("--base-url", default=None, help="API base URL (default: PMU_API_BASE_URL)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -49,24 +56,36 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
 def register(subparsers) -> None:
     ingest = subparsers.add_parser("ingest", help="fetch one day's bodies into the raw tables")
     ingest.add_argument("--date", type=_day, required=True, help="race day YYYY-MM-DD")
-    ingest.add_argument("--only", action="append", default=None,
-                        help=f"endpoints to fetch, comma-separated or repeated: {','.join(ENDPOINTS)} "
-                             "(e.g. --only participants for a pre-race odds snapshot)")
+    ingest.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        help=f"endpoints to fetch, comma-separated or repeated: {','.join(ENDPOINTS)} "
+        "(e.g. --only participants for a pre-race odds snapshot)",
+    )
     _add_client_options(ingest)
     ingest.set_defaults(func=_run_ingest)
 
     back = subparsers.add_parser("backfill", help="ingest many days; a rerun skips days already final")
     back.add_argument("--start", type=_day, required=True, help="first day YYYY-MM-DD")
     back.add_argument("--end", type=_day, required=True, help="last day YYYY-MM-DD (inclusive)")
-    back.add_argument("--refetch-final", action="store_true",
-                      help="fetch days already final too (e.g. another recording of the same days)")
+    back.add_argument(
+        "--refetch-final",
+        action="store_true",
+        help="fetch days already final too (e.g. another recording of the same days)",
+    )
     _add_client_options(back)
     back.set_defaults(func=_run_backfill)
 
 
 def _config(args) -> ClientConfig:
-    overrides = {"client": args.client, "requests_per_second": args.rps, "max_workers": args.workers,
-                 "max_attempts": args.max_attempts, "read_timeout": args.read_timeout}
+    overrides = {
+        "client": args.client,
+        "requests_per_second": args.rps,
+        "max_workers": args.workers,
+        "max_attempts": args.max_attempts,
+        "read_timeout": args.read_timeout,
+    }
     if args.base_url:
         overrides["base_url"] = args.base_url
     return ClientConfig.from_env(**overrides)
@@ -75,8 +94,10 @@ def _config(args) -> ClientConfig:
 def format_summary(data: dict) -> str:
     """Human summary of a DayReport/BackfillReport dict."""
     if "start" in data:
-        head = (f"days {data['days']} ({data['start']} .. {data['end']}): {data['days_skipped']} skipped as "
-                f"already final, {data['days_final']} final now")
+        head = (
+            f"days {data['days']} ({data['start']} .. {data['end']}): {data['days_skipped']} skipped as "
+            f"already final, {data['days_final']} final now"
+        )
     else:
         if data["endpoints"] != list(ENDPOINTS):
             state = f"only {', '.join(data['endpoints'])}"
@@ -103,8 +124,10 @@ def _print(data: dict, as_json: bool) -> None:
 
 
 def _database_error(command: str, exc: psycopg2.Error) -> int:
-    print(f"pmu {command}: database error: {str(exc).strip()} (what was committed before is kept)",
-          file=sys.stderr)
+    print(
+        f"pmu {command}: database error: {str(exc).strip()} (what was committed before is kept)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -127,8 +150,13 @@ def _run_backfill(args) -> int:
         print(f"pmu backfill: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
     try:
-        report = backfill(args.start, args.end, config=_config(args), progress=not args.no_progress,
-                          refetch_final=args.refetch_final)
+        report = backfill(
+            args.start,
+            args.end,
+            config=_config(args),
+            progress=not args.no_progress,
+            refetch_final=args.refetch_final,
+        )
     except BackfillInterrupted as exc:
         _print(exc.report.as_dict(), args.json)
         print("interrupted: what was landed is kept; rerun the same command to resume", file=sys.stderr)

@@ -15,9 +15,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--storage", choices=("sqlite", "postgres"),
-                        default=os.environ.get("PMU_DAGSTER_STORAGE") or "sqlite",
-                        help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)")
+    parser.add_argument(
+        "--storage",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("PMU_DAGSTER_STORAGE") or "sqlite",
+        help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)",
+    )
     parser.set_defaults(func=run_ui)
 
 
@@ -27,8 +30,13 @@ def ui_environment(url: str, home: Path) -> dict[str, str]:
 
     # this environment's bin first: dbt and dagster need not be on the caller's PATH
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {"DAGSTER_HOME": str(home), "PMU_DATABASE_URL": url, PG_URL_ENV: sqlalchemy_url(url),
-            "PATH": path, **db.dbt_env(url)}
+    return {
+        "DAGSTER_HOME": str(home),
+        "PMU_DATABASE_URL": url,
+        PG_URL_ENV: sqlalchemy_url(url),
+        "PATH": path,
+        **db.dbt_env(url),
+    }
 
 
 def run_ui(args) -> int:
@@ -39,10 +47,19 @@ def run_ui(args) -> int:
     home = dagster_home(settings)
     write_instance(home, args.storage)
     dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster if dagster.exists() else "dagster"), "dev", "-m", "orchestration",
-               "-h", args.host, "-p", str(args.port)]
-    print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}, {args.storage} storage)",
-          flush=True)
+    command = [
+        str(dagster if dagster.exists() else "dagster"),
+        "dev",
+        "-m",
+        "orchestration",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    print(
+        f"Dagster UI on http://{args.host}:{args.port} (instance {home}, {args.storage} storage)", flush=True
+    )
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, {**os.environ, **ui_environment(url, home)})
     return 0  # not reached

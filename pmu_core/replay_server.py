@@ -45,8 +45,15 @@ _MAX_CACHED_TARGETS = 100_000  # distinct request targets remembered (resolution
 _SERVER_LINE = b"Server: pmu-replay\r\n"
 _JSON = b"Content-Type: application/json;charset=UTF-8\r\n"
 _TEXT = b"Content-Type: text/plain\r\n"
-_REASONS = {200: b"OK", 204: b"No Content", 400: b"Bad Request", 404: b"Not Found",
-            429: b"Too Many Requests", 500: b"Internal Server Error", 501: b"Not Implemented"}
+_REASONS = {
+    200: b"OK",
+    204: b"No Content",
+    400: b"Bad Request",
+    404: b"Not Found",
+    429: b"Too Many Requests",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+}
 
 
 @dataclass
@@ -112,15 +119,27 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
-def render_response(status: int, date_line: bytes, body: bytes = b"", headers: bytes = b"",
-                    head_only: bool = False, close: bool = False) -> bytes:
+def render_response(
+    status: int,
+    date_line: bytes,
+    body: bytes = b"",
+    headers: bytes = b"",
+    head_only: bool = False,
+    close: bool = False,
+) -> bytes:
     """One whole HTTP/1.1 answer: status line, Server, Date, extra `headers` (already rendered
     lines), Content-Length (of `body`, also for HEAD), then the body unless `head_only`."""
-    return b"".join((
-        b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown")), _SERVER_LINE, date_line, headers,
-        b"Connection: close\r\n" if close else b"", b"Content-Length: %d\r\n\r\n" % len(body),
-        b"" if head_only else body,
-    ))
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown")),
+            _SERVER_LINE,
+            date_line,
+            headers,
+            b"Connection: close\r\n" if close else b"",
+            b"Content-Length: %d\r\n\r\n" % len(body),
+            b"" if head_only else body,
+        )
+    )
 
 
 class ReplayHandler:
@@ -195,14 +214,15 @@ class _Connection(asyncio.Protocol):
                 return
             if len(self.buffer) < end + 4 + body_length:
                 return  # wait for the (ignored) request body
-            del self.buffer[:end + 4 + body_length]
+            del self.buffer[: end + 4 + body_length]
             answer = self.server.answer(method, target)
             if isinstance(answer, bytes):
                 self._finish(answer, close=not keep_alive, log=(method, target))
                 continue
             # a `slow` fault: answer later, and read nothing more from this connection meanwhile
             self.waiting = asyncio.get_running_loop().create_task(
-                self._answer_later(answer, method, target, keep_alive))
+                self._answer_later(answer, method, target, keep_alive)
+            )
             return
 
     async def _answer_later(self, delay: float, method: str, target: str, keep_alive: bool) -> None:
@@ -210,8 +230,9 @@ class _Connection(asyncio.Protocol):
         self.waiting = None
         if self.transport is None:
             return
-        self._finish(self.server.answer(method, target, after_fault=True), close=not keep_alive,
-                     log=(method, target))
+        self._finish(
+            self.server.answer(method, target, after_fault=True), close=not keep_alive, log=(method, target)
+        )
         self._answer_buffered()
 
     def _finish(self, response: bytes, close: bool, log: tuple[str, str] | None = None) -> None:
@@ -269,14 +290,21 @@ class ReplayHTTPServer:
     picks a free port); `serve_forever()` serves until `shutdown()` (from another thread) or
     Ctrl-C; `server_close()` releases the socket."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
-                 faults: FaultPlan | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"replay root {self.root} is not a folder")
         self.capture_times = load_capture_times(self.root)
-        self._capture_lines = {day: b"Date: %s\r\n" % http_date(moment).encode()
-                               for day, moment in self.capture_times.items()}
+        self._capture_lines = {
+            day: b"Date: %s\r\n" % http_date(moment).encode() for day, moment in self.capture_times.items()
+        }
         self.faults = faults or FaultPlan()
         self.verbose = verbose
         self.requests_served = 0
@@ -333,15 +361,24 @@ class ReplayHTTPServer:
         resolved = self._target(target)
         date_line = self._date_line(resolved.day)
         if resolved.path is None:
-            return render_response(404, date_line, b'{"message":"not an API path"}',
-                                   b"Content-Type: application/json\r\n", head_only)
+            return render_response(
+                404,
+                date_line,
+                b'{"message":"not an API path"}',
+                b"Content-Type: application/json\r\n",
+                head_only,
+            )
         fault = None if after_fault else self.faults.draw()
         if fault == "500":
-            return render_response(500, date_line, b"Internal Server Error", _TEXT,
-                                   head_only)
+            return render_response(500, date_line, b"Internal Server Error", _TEXT, head_only)
         if fault == "429":
-            return render_response(429, date_line, b"Too Many Requests",
-                                   b"Retry-After: %d\r\n" % self.faults.retry_after_seconds, head_only)
+            return render_response(
+                429,
+                date_line,
+                b"Too Many Requests",
+                b"Retry-After: %d\r\n" % self.faults.retry_after_seconds,
+                head_only,
+            )
         if fault == "slow":
             return float(self.faults.slow_seconds)
         try:
@@ -357,12 +394,14 @@ class ReplayHTTPServer:
                     body = handle.read()
             except OSError:
                 return render_response(204, date_line, head_only=head_only)
-            cached = _Body(info.st_mtime_ns, info.st_size, body, date_line,
-                           render_response(200, date_line, body, _JSON))
+            cached = _Body(
+                info.st_mtime_ns, info.st_size, body, date_line, render_response(200, date_line, body, _JSON)
+            )
             self._bodies[resolved.path] = cached
         if fault == "truncated":
-            return render_response(200, date_line, cached.body[: max(1, len(cached.body) // 2)], _JSON,
-                                   head_only)
+            return render_response(
+                200, date_line, cached.body[: max(1, len(cached.body) // 2)], _JSON, head_only
+            )
         if head_only:
             return render_response(200, date_line, cached.body, _JSON, head_only=True)
         if cached.date_line is not date_line:  # "now" dates move each second

@@ -76,8 +76,9 @@ class _Writer:
         self.summary.files += 1
         self.summary.bytes += len(data)
 
-    def write_day(self, stale: list[str], files: list[tuple[str, bytes]],
-                  links: list[tuple[str, str]]) -> None:
+    def write_day(
+        self, stale: list[str], files: list[tuple[str, bytes]], links: list[tuple[str, str]]
+    ) -> None:
         """Replace a day: its folders from an earlier run go first, so no stale race survives."""
         for folder in stale:
             if os.path.isdir(folder):
@@ -101,9 +102,17 @@ class _Writer:
         self.summary.files += 1
 
 
-def generate(start: date, end: date, out: Path, *, seed: int = 0, meetings_per_day: float | None = None,
-             burn_in_days: int | None = None, config: SynthConfig | None = None,
-             progress: bool = False) -> dict:
+def generate(
+    start: date,
+    end: date,
+    out: Path,
+    *,
+    seed: int = 0,
+    meetings_per_day: float | None = None,
+    burn_in_days: int | None = None,
+    config: SynthConfig | None = None,
+    progress: bool = False,
+) -> dict:
     """Simulate the world from `start - burn_in_days` and write days `start`..`end` (inclusive) to
     `out`. Same arguments, same bytes. Returns a summary dict (days, races, files, bytes, seconds)."""
     if end < start:
@@ -165,8 +174,9 @@ def generate(start: date, end: date, out: Path, *, seed: int = 0, meetings_per_d
     return summary.as_dict()
 
 
-def _day_files(world: World, day: date, races, out: str, rng: np.random.Generator, captured: dict,
-               phases: dict) -> tuple[list[str], list[tuple[str, bytes]], list[tuple[str, str]]]:
+def _day_files(
+    world: World, day: date, races, out: str, rng: np.random.Generator, captured: dict, phases: dict
+) -> tuple[list[str], list[tuple[str, bytes]], list[tuple[str, str]]]:
     """The bodies of a day (both snapshots) and its truth table: (stale folders, files, links)."""
     key = day.strftime("%d%m%Y")
     morning_at, evening_at = capture_times(day, rng)

@@ -20,8 +20,13 @@ def plackett_luce_order(scores: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.argsort(-(scores + rng.gumbel(size=scores.shape)), kind="stable")
 
 
-def market_probabilities(p_true: np.ndarray, noise_sd: float, longshot_bias: float,
-                         rng: np.random.Generator, noise: np.ndarray | None = None) -> np.ndarray:
+def market_probabilities(
+    p_true: np.ndarray,
+    noise_sd: float,
+    longshot_bias: float,
+    rng: np.random.Generator,
+    noise: np.ndarray | None = None,
+) -> np.ndarray:
     """The crowd's view of the win probabilities: the truth seen through log-normal noise, then
     flattened (exponent < 1) so that longshots are over-bet and favourites under-bet, as in real
     pari-mutuel pools (favourite–longshot bias)."""

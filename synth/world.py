@@ -151,8 +151,9 @@ class World:
 
     # ------------------------------------------------------------------ population
     def _make_circuits(self) -> list[Circuit]:
-        circuits = [Circuit("FRA", "FRANCE", "France", kind, cat.TRACKS_FR[kind])
-                    for kind, _ in cat.FR_KIND_SHARE]
+        circuits = [
+            Circuit("FRA", "FRANCE", "France", kind, cat.TRACKS_FR[kind]) for kind, _ in cat.FR_KIND_SHARE
+        ]
         for code, label, nationality, kind, track, nature, start in cat.CIRCUITS_ABROAD:
             circuits.append(Circuit(code, label, nationality, kind, [track], nature, start, abroad=True))
         return circuits
@@ -199,10 +200,14 @@ class World:
         self.jockey_skill = rng.normal(0.0, 0.18, n_jockeys) + rng.exponential(0.08, n_jockeys)
         self.trainer_name = self._person_names(n_trainers)
         self.trainer_skill = rng.normal(0.0, 0.22, n_trainers) + rng.exponential(0.08, n_trainers)
-        self.owner_name = [f"ECURIE {s}" if i % 3 == 0 else s
-                           for i, s in enumerate(self._person_names(max(50, n_trainers * 3)))]
-        self.breeder_name = [f"HARAS {n.split('.', 1)[-1]}" if i % 2 else n
-                             for i, n in enumerate(self._person_names(max(50, n_trainers * 2)))]
+        self.owner_name = [
+            f"ECURIE {s}" if i % 3 == 0 else s
+            for i, s in enumerate(self._person_names(max(50, n_trainers * 3)))
+        ]
+        self.breeder_name = [
+            f"HARAS {n.split('.', 1)[-1]}" if i % 2 else n
+            for i, n in enumerate(self._person_names(max(50, n_trainers * 2)))
+        ]
         n_sires = 60 * len(cat.DISCIPLINES)
         self.sire_name = [self._unique_horse_name() for _ in range(n_sires)]
         self.sire_kind = np.repeat(np.arange(len(cat.DISCIPLINES)), 60)
@@ -220,7 +225,7 @@ class World:
         start = 0
         for ci, (circuit, size) in enumerate(zip(self.circuits, sizes, strict=True)):
             circuit.horses = np.arange(start, start + size)
-            self.horse_circuit[start:start + size] = ci
+            self.horse_circuit[start : start + size] = ci
             start += size
         n = total
         self.name = [""] * n
@@ -289,7 +294,9 @@ class World:
         kind_index = list(cat.DISCIPLINES).index(kind)
         low, high = cat.AGE_RANGE[kind]
         if initial:
-            ages = rng.choice([2, 3, 4, 5, 6, 7, 8, 9], size=m, p=[.07, .23, .24, .17, .12, .08, .05, .04])
+            ages = rng.choice(
+                [2, 3, 4, 5, 6, 7, 8, 9], size=m, p=[0.07, 0.23, 0.24, 0.17, 0.12, 0.08, 0.05, 0.04]
+            )
             ages = np.clip(ages, low, high)
         else:
             ages = np.full(m, low)
@@ -325,8 +332,17 @@ class World:
         self.dq_prop[idx] = rng.beta(2, 14, m) if kind == cat.TROT else rng.beta(1.5, 18, m)
         self.blinkers[idx] = rng.integers(0, len(cat.OEILLERES), size=m)
         self.last_run[idx] = -10_000
-        for arr in (self.n_runs, self.wins, self.seconds, self.thirds, self.places, self.gains_wins,
-                    self.gains_place, self.gains_cur, self.gains_prev):
+        for arr in (
+            self.n_runs,
+            self.wins,
+            self.seconds,
+            self.thirds,
+            self.places,
+            self.gains_wins,
+            self.gains_place,
+            self.gains_cur,
+            self.gains_prev,
+        ):
             arr[idx] = 0
         self.gains_year[idx] = year
 
@@ -353,8 +369,11 @@ class World:
             for _ in range(count):
                 track = circuit.tracks[int(rng.integers(0, len(circuit.tracks)))]
                 nature = "DIURNE" if rng.random() < 0.8 else "SEMINOCTURNE"
-                start = (13, 15 + int(rng.integers(0, 4)) * 15) if nature == "DIURNE" else (
-                    16 + int(rng.integers(0, 2)), 30)
+                start = (
+                    (13, 15 + int(rng.integers(0, 4)) * 15)
+                    if nature == "DIURNE"
+                    else (16 + int(rng.integers(0, 2)), 30)
+                )
                 meetings.append((circuit, track, nature, start))
         if not meetings:  # a race day always has a French meeting
             circuit = fr[0]
@@ -371,8 +390,9 @@ class World:
             if kind == cat.TROT:
                 disciplines = ["MONTE" if rng.random() < 0.15 else "ATTELE" for _ in range(n_races)]
             elif kind == cat.OBSTACLE:
-                disciplines = list(rng.choice(["HAIE", "STEEPLECHASE", "CROSS"], size=n_races,
-                                              p=[0.5, 0.4, 0.1]))
+                disciplines = list(
+                    rng.choice(["HAIE", "STEEPLECHASE", "CROSS"], size=n_races, p=[0.5, 0.4, 0.1])
+                )
             else:
                 disciplines = ["PLAT"] * n_races
             going_value = None if kind == cat.TROT else round(float(rng.uniform(2.6, 5.4)), 1)
@@ -398,10 +418,25 @@ class World:
                     going, label, surface = None, None, None
                     corde = "CORDE_GAUCHE" if rng.random() < 0.7 else "CORDE_DROITE"
                 name = f"PRIX {self.sire_name[int(rng.integers(0, len(self.sire_name)))]}"
-                races.append(Race(day=day, meeting=r_index, num=c_index, circuit=circuit, track=track,
-                                  discipline=str(discipline), distance=distance, prize=prize,
-                                  category=category, start_ms=start_ms, going=going, going_label=label,
-                                  surface=surface, corde=corde, name=name))
+                races.append(
+                    Race(
+                        day=day,
+                        meeting=r_index,
+                        num=c_index,
+                        circuit=circuit,
+                        track=track,
+                        discipline=str(discipline),
+                        distance=distance,
+                        prize=prize,
+                        category=category,
+                        start_ms=start_ms,
+                        going=going,
+                        going_label=label,
+                        surface=surface,
+                        corde=corde,
+                        name=name,
+                    )
+                )
         return races
 
     def _fill_fields(self, day_index: int, year: int, races: list[Race]) -> None:
@@ -434,7 +469,7 @@ class World:
             cursor = 0
             for k in order:
                 race = mine[k]
-                take = chosen[cursor:cursor + sizes[k]]
+                take = chosen[cursor : cursor + sizes[k]]
                 cursor += sizes[k]
                 if len(take) < 2:
                     race.cancelled = True
@@ -498,8 +533,11 @@ class World:
             race.rating = np.clip(race.rating, 10, 60)
             # handicap weights (1/10 kg): one kilo per rating point above the lowest rated
             # (an empty field must stay an empty array: a scalar here would index an empty race)
-            extra = (np.round(race.rating - race.rating.min()).astype(np.int64) * 10 if n
-                     else np.zeros(0, dtype=np.int64))
+            extra = (
+                np.round(race.rating - race.rating.min()).astype(np.int64) * 10
+                if n
+                else np.zeros(0, dtype=np.int64)
+            )
             race.weight = np.minimum(540 + extra, 620) + (90 if kind == cat.OBSTACLE else 0)
             order = np.argsort(-race.weight, kind="stable")
         else:
@@ -634,9 +672,16 @@ class World:
             letter = cat.MUSIQUE_LETTER[race.discipline]
             trot = race.circuit.kind == cat.TROT
             # the summary shown in later past performances
-            header = {"date": date_ms, "timezoneOffset": offset, "hippodrome": race.track[3],
-                      "nomPrix": race.name, "discipline": race.discipline, "allocation": race.prize,
-                      "distance": race.distance, "nbParticipants": int(len(starters))}
+            header = {
+                "date": date_ms,
+                "timezoneOffset": offset,
+                "hippodrome": race.track[3],
+                "nomPrix": race.name,
+                "discipline": race.discipline,
+                "allocation": race.prize,
+                "distance": race.distance,
+                "nbParticipants": int(len(starters)),
+            }
             if trot or race.winner_time_ms:
                 header["tempsDuPremier"] = race.winner_time_ms // 10
             head = orjson.dumps(header).decode()[:-1] + ',"participants":['
@@ -645,15 +690,24 @@ class World:
             for i in ranked:
                 placed = race.place[i] > 0
                 rk = int(race.rk_ms[i] // 10) if (trot and placed) else None
-                entry = {"numPmu": None,
-                         "place": {"place": int(race.place[i]) if placed else None, "rawValue": None,
-                                   "statusArrivee": race.status_arrivee[i]},
-                         "nomCheval": self.name[h[i]], "nomJockey": self.jockey_name[race.jockeys[i]],
-                         "poidsJockey": None, "corde": None, "distanceAvecPrecedent": None,
-                         "itsHim": False, "reductionKilometrique": rk,
-                         "distanceParcourue": race.distance + (int(race.recul[i]) if race.recul is not None
-                                                               else 0),
-                         "oeillere": None}
+                entry = {
+                    "numPmu": None,
+                    "place": {
+                        "place": int(race.place[i]) if placed else None,
+                        "rawValue": None,
+                        "statusArrivee": race.status_arrivee[i],
+                    },
+                    "nomCheval": self.name[h[i]],
+                    "nomJockey": self.jockey_name[race.jockeys[i]],
+                    "poidsJockey": None,
+                    "corde": None,
+                    "distanceAvecPrecedent": None,
+                    "itsHim": False,
+                    "reductionKilometrique": rk,
+                    "distanceParcourue": race.distance
+                    + (int(race.recul[i]) if race.recul is not None else 0),
+                    "oeillere": None,
+                }
                 entries.append(orjson.dumps(entry).decode())
             summary_id = self._next_summary
             self._next_summary += 1

@@ -30,11 +30,14 @@ def test_embedded_server_starts_creates_schemas_and_is_reused(own_home):
     pid_before = (own_home.pgdata / "postmaster.pid").read_text().splitlines()[0]
 
     # A second start, from another process as a later command would, reuses the same server.
-    code = ("from pmu_core import db; from pmu_core.settings import Settings; from pathlib import Path; "
-            f"print(db.ensure_database(Settings(home=Path({str(own_home.home)!r}), database_url=None, "
-            "api_base_url='x')))")
-    second_url = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                                text=True).stdout.strip()
+    code = (
+        "from pmu_core import db; from pmu_core.settings import Settings; from pathlib import Path; "
+        f"print(db.ensure_database(Settings(home=Path({str(own_home.home)!r}), database_url=None, "
+        "api_base_url='x')))"
+    )
+    second_url = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
     assert second_url == url
     assert (own_home.pgdata / "postmaster.pid").read_text().splitlines()[0] == pid_before
 
@@ -68,10 +71,14 @@ def test_stop_then_use_restarts(own_home):
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://postgres:@/pmu?host=/tmp/sock",
-         {"host": "/tmp/sock", "port": "5432", "user": "postgres", "password": "", "dbname": "pmu"}),
-        ("postgresql://ana:s%40cret@db.example:6543/wh",
-         {"host": "db.example", "port": "6543", "user": "ana", "password": "s@cret", "dbname": "wh"}),
+        (
+            "postgresql://postgres:@/pmu?host=/tmp/sock",
+            {"host": "/tmp/sock", "port": "5432", "user": "postgres", "password": "", "dbname": "pmu"},
+        ),
+        (
+            "postgresql://ana:s%40cret@db.example:6543/wh",
+            {"host": "db.example", "port": "6543", "user": "ana", "password": "s@cret", "dbname": "wh"},
+        ),
     ],
 )
 def test_connection_params_split_socket_and_tcp_urls(url, expected):

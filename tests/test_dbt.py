@@ -23,14 +23,32 @@ from pmu_core.settings import PROJECT_ROOT
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
 # The dbt models of this area; feature and ML marts have their own tests.
-DBT_SELECT = ["path:models/staging", "path:models/intermediate/int_runner_results.sql",
-              "path:models/intermediate/int_runner_odds.sql", "path:models/marts/core"]
-CORE_TABLES = ("daily_program", "race_meeting", "race", "race_participant", "horse", "pedigree", "jockey",
-               "trainer", "owner", "breeder", "horse_race_history", "race_bet", "bet_report")
+DBT_SELECT = [
+    "path:models/staging",
+    "path:models/intermediate/int_runner_results.sql",
+    "path:models/intermediate/int_runner_odds.sql",
+    "path:models/marts/core",
+]
+CORE_TABLES = (
+    "daily_program",
+    "race_meeting",
+    "race",
+    "race_participant",
+    "horse",
+    "pedigree",
+    "jockey",
+    "trainer",
+    "owner",
+    "breeder",
+    "horse_race_history",
+    "race_bet",
+    "bet_report",
+)
 SNAPSHOT_DAY = "05112025"
 
 
 # ---- facts from the JSON files, independent of the warehouse ---------------------------------
+
 
 def replay_days(replay: Path) -> list[str]:
     """DDMMYYYY of every day whose programme was recorded."""
@@ -71,13 +89,25 @@ def race_id_of(day: str, meeting: str, race: str) -> str:
 
 # ---- the warehouse, built once for the module ------------------------------------------------
 
+
 def run_dbt(env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProcess:
     # Own target/log folders: other people may run dbt in the same checkout at the same time.
-    command = [str(DBT), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-               "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
+    command = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(tmp / "target"),
+        "--log-path",
+        str(tmp / "logs"),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, \
+    assert result.returncode == 0, (
         f"{' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -91,9 +121,12 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent digest of every core table."""
     out = {}
     for table in CORE_TABLES:
-        rows = query(url, "select count(*), "
-                          "coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "
-                          f"from marts.{table} as t")  # table names are constants of this file
+        rows = query(
+            url,
+            "select count(*), "
+            "coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "
+            f"from marts.{table} as t",
+        )  # table names are constants of this file
         out[table] = rows[0]
     return out
 
@@ -105,8 +138,12 @@ def warehouse(shared_pmu, server_url, tmp_path_factory):
     name = f"t_dbt_{uuid.uuid4().hex[:10]}"
     url = db.recreate_database(name, server_url)
     tmp = tmp_path_factory.mktemp("dbt")
-    env = {**os.environ, **db.dbt_env(url), "PMU_DATABASE_URL": url,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **db.dbt_env(url),
+        "PMU_DATABASE_URL": url,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     replay = shared_pmu / "replay"
     try:
         with ReplayServerThread(replay) as server:
@@ -125,6 +162,7 @@ def warehouse(shared_pmu, server_url, tmp_path_factory):
 
 # ---- tests -----------------------------------------------------------------------------------
 
+
 def test_counts_match_the_json_files(warehouse):
     url, replay = warehouse["url"], warehouse["replay"]
     days = replay_days(replay)
@@ -132,17 +170,30 @@ def test_counts_match_the_json_files(warehouse):
     for day in days:
         expected = json_counts(replay, day)
         race_date = day_of(day)
-        (meetings,), = query(url, "select count(*) from marts.race_meeting where race_date = %s",
-                             (race_date,))
-        (races, cancelled), = query(url, "select count(*), count(*) filter (where is_cancelled) "
-                                         "from marts.race where race_date = %s", (race_date,))
-        (runners, non_runners), = query(
-            url, "select count(*), count(*) filter (where is_non_runner) from marts.race_participant "
-                 "where race_date = %s", (race_date,))
-        (programme_races,), = query(url, "select races from marts.daily_program where race_date = %s",
-                                    (race_date,))
-        actual = {"meetings": meetings, "races": races, "cancelled": cancelled, "runners": runners,
-                  "non_runners": non_runners}
+        ((meetings,),) = query(
+            url, "select count(*) from marts.race_meeting where race_date = %s", (race_date,)
+        )
+        ((races, cancelled),) = query(
+            url,
+            "select count(*), count(*) filter (where is_cancelled) from marts.race where race_date = %s",
+            (race_date,),
+        )
+        ((runners, non_runners),) = query(
+            url,
+            "select count(*), count(*) filter (where is_non_runner) from marts.race_participant "
+            "where race_date = %s",
+            (race_date,),
+        )
+        ((programme_races,),) = query(
+            url, "select races from marts.daily_program where race_date = %s", (race_date,)
+        )
+        actual = {
+            "meetings": meetings,
+            "races": races,
+            "cancelled": cancelled,
+            "runners": runners,
+            "non_runners": non_runners,
+        }
         assert actual == expected, day
         assert programme_races == expected["races"], day
 
@@ -158,9 +209,15 @@ def test_finishing_orders_match_the_oracles(warehouse):
                 if not race["arrivee"]:
                     continue
                 race_id = race_id_of(entry["date"], race["reunion"], race["course"])
-                order = [n for (n,) in query(
-                    url, "select num_pmu from marts.race_participant where race_id = %s "
-                         "and finish_place is not null order by finish_place, num_pmu", (race_id,))]
+                order = [
+                    n
+                    for (n,) in query(
+                        url,
+                        "select num_pmu from marts.race_participant where race_id = %s "
+                        "and finish_place is not null order by finish_place, num_pmu",
+                        (race_id,),
+                    )
+                ]
                 assert order[: len(race["arrivee"])] == race["arrivee"], race_id
                 checked += 1
     assert checked > 150
@@ -168,42 +225,63 @@ def test_finishing_orders_match_the_oracles(warehouse):
 
 def test_dead_heat_shares_a_place_and_skips_the_next(warehouse):
     # 26/10/2025 R1C9: ordreArrivee [[7], [3], [2, 11], [4], ...]
-    rows = dict(query(warehouse["url"], "select num_pmu, finish_place from marts.race_participant "
-                                        "where race_id = '2025-10-26-R1-C9' and num_pmu in (7, 3, 2, 11, 4)"))
+    rows = dict(
+        query(
+            warehouse["url"],
+            "select num_pmu, finish_place from marts.race_participant "
+            "where race_id = '2025-10-26-R1-C9' and num_pmu in (7, 3, 2, 11, 4)",
+        )
+    )
     assert rows == {7: 1, 3: 2, 2: 3, 11: 3, 4: 5}
-    (dead_heats,), = query(warehouse["url"], "select count(*) from marts.race_participant "
-                                             "where race_id = '2025-10-26-R1-C9' and is_dead_heat")
+    ((dead_heats,),) = query(
+        warehouse["url"],
+        "select count(*) from marts.race_participant where race_id = '2025-10-26-R1-C9' and is_dead_heat",
+    )
     assert dead_heats == 2
 
 
 def test_winners_and_non_runners(warehouse):
     url = warehouse["url"]
     # a non-runner never has a place and never wins
-    (bad,), = query(url, "select count(*) from marts.race_participant where is_non_runner "
-                         "and (finish_place is not null or is_winner)")
+    ((bad,),) = query(
+        url,
+        "select count(*) from marts.race_participant where is_non_runner "
+        "and (finish_place is not null or is_winner)",
+    )
     assert bad == 0
     # every race with a result has at least one winner unless its winner was disqualified
-    (no_winner,), = query(url, """
+    ((no_winner,),) = query(
+        url,
+        """
         select count(*) from marts.race as r where r.has_result and not exists (
             select 1 from marts.race_participant as p where p.race_id = r.race_id and p.is_winner)
-        and exists (select 1 from marts.race_participant as p where p.race_id = r.race_id)""")
+        and exists (select 1 from marts.race_participant as p where p.race_id = r.race_id)""",
+    )
     assert no_winner == 0
 
 
 def test_dst_day_keeps_every_race_on_its_paris_day(warehouse):
-    rows = query(warehouse["url"],
-                 "select race_date, (race_start_at at time zone 'Europe/Paris')::date, count(*) "
-                 "from marts.race where race_date = '2025-10-26' group by 1, 2")
+    rows = query(
+        warehouse["url"],
+        "select race_date, (race_start_at at time zone 'Europe/Paris')::date, count(*) "
+        "from marts.race where race_date = '2025-10-26' group by 1, 2",
+    )
     assert rows == [(date(2025, 10, 26), date(2025, 10, 26), 111)]
 
 
 def test_old_schema_days_build_with_nulls(warehouse):
     url = warehouse["url"]
-    (races_2018, races_2021), = query(url, "select count(*) filter (where race_date = '2018-01-01'), "
-                                           "count(*) filter (where race_date = '2021-01-01') from marts.race")
+    ((races_2018, races_2021),) = query(
+        url,
+        "select count(*) filter (where race_date = '2018-01-01'), "
+        "count(*) filter (where race_date = '2021-01-01') from marts.race",
+    )
     assert (races_2018, races_2021) == (36, 24)
-    horses = query(url, "select h.horse_key, h.horse_id_pmu from marts.race_participant as p "
-                        "join marts.horse as h using (horse_key) where p.race_date = '2018-01-01'")
+    horses = query(
+        url,
+        "select h.horse_key, h.horse_id_pmu from marts.race_participant as p "
+        "join marts.horse as h using (horse_key) where p.race_date = '2018-01-01'",
+    )
     assert len(horses) == 7
     assert all(key.startswith("nk:") and id_cheval is None for key, id_cheval in horses)
 
@@ -213,11 +291,19 @@ def test_morning_odds_come_from_the_morning_snapshot(warehouse):
     checked = 0
     for path in sorted(snapshot.glob("R*/C*/participants.json")):
         race_id = race_id_of(SNAPSHOT_DAY, path.parent.parent.name, path.parent.name)
-        expected = {r["numPmu"]: r["dernierRapportDirect"]["rapport"]
-                    for r in json.loads(path.read_text())["participants"] if r.get("dernierRapportDirect")}
-        actual = dict(query(warehouse["url"],
-                            "select num_pmu, morning_odds::float from marts.race_participant "
-                            "where race_id = %s and morning_odds is not null", (race_id,)))
+        expected = {
+            r["numPmu"]: r["dernierRapportDirect"]["rapport"]
+            for r in json.loads(path.read_text())["participants"]
+            if r.get("dernierRapportDirect")
+        }
+        actual = dict(
+            query(
+                warehouse["url"],
+                "select num_pmu, morning_odds::float from marts.race_participant "
+                "where race_id = %s and morning_odds is not null",
+                (race_id,),
+            )
+        )
         if actual:
             assert actual == pytest.approx(expected), race_id
             checked += len(actual)
@@ -227,17 +313,26 @@ def test_morning_odds_come_from_the_morning_snapshot(warehouse):
 def test_dividends_and_history_of_the_complete_race(warehouse):
     url, race_dir = warehouse["url"], warehouse["replay"] / SNAPSHOT_DAY / "R1" / "C1"
     rapports = json.loads((race_dir / "rapports-definitifs.json").read_text())
-    expected = {(b["typePari"], r["libelle"], r["combinaison"]): r["dividendePourUnEuro"] / 100
-                for b in rapports for r in b["rapports"]}
-    actual = {(t, lbl, c): float(v) for t, lbl, c, v in query(
-        url, "select bet_type, label, combination, dividend_per_eur from marts.bet_report "
-             "where race_id = '2025-11-05-R1-C1'")}
+    expected = {
+        (b["typePari"], r["libelle"], r["combinaison"]): r["dividendePourUnEuro"] / 100
+        for b in rapports
+        for r in b["rapports"]
+    }
+    actual = {
+        (t, lbl, c): float(v)
+        for t, lbl, c, v in query(
+            url,
+            "select bet_type, label, combination, dividend_per_eur from marts.bet_report "
+            "where race_id = '2025-11-05-R1-C1'",
+        )
+    }
     assert actual == pytest.approx(expected)
 
     performances = json.loads((race_dir / "performances-detaillees" / "pretty.json").read_text())
     expected_history = sum(len(p["coursesCourues"]) for p in performances["participants"])
-    (history,), = query(url, "select count(*) from marts.horse_race_history "
-                             "where observed_race_id = '2025-11-05-R1-C1'")
+    ((history,),) = query(
+        url, "select count(*) from marts.horse_race_history where observed_race_id = '2025-11-05-R1-C1'"
+    )
     assert history == expected_history
 
 
@@ -246,8 +341,15 @@ def test_rerun_and_one_day_window_leave_tables_identical(warehouse):
     before = fingerprint(url)
     assert before["race_participant"][0] > 4000
     # build (models, unit tests and data tests) inside a window, as the daily orchestration does
-    run_dbt(env, tmp, "build", "--select", *DBT_SELECT,
-            "--vars", json.dumps({"start_date": "2025-11-05", "end_date": "2025-11-06"}))
+    run_dbt(
+        env,
+        tmp,
+        "build",
+        "--select",
+        *DBT_SELECT,
+        "--vars",
+        json.dumps({"start_date": "2025-11-05", "end_date": "2025-11-06"}),
+    )
     assert fingerprint(url) == before
     run_dbt(env, tmp, "run", "--select", *DBT_SELECT)  # no vars: the latest built day again
     assert fingerprint(url) == before
@@ -258,8 +360,16 @@ def test_building_in_two_windows_equals_building_at_once(warehouse):
     one): dimensions and horse history merged across the two runs equal the one-go build."""
     url, env, tmp = warehouse["url"], warehouse["env"], warehouse["tmp"]
     before = fingerprint(url)
-    run_dbt(env, tmp, "run", "--full-refresh", "--select", *DBT_SELECT,
-            "--vars", json.dumps({"start_date": "2018-01-01", "end_date": "2025-11-06"}))
+    run_dbt(
+        env,
+        tmp,
+        "run",
+        "--full-refresh",
+        "--select",
+        *DBT_SELECT,
+        "--vars",
+        json.dumps({"start_date": "2018-01-01", "end_date": "2025-11-06"}),
+    )
     partial = fingerprint(url)
     assert partial["race"][0] < before["race"][0]
     run_dbt(env, tmp, "run", "--select", *DBT_SELECT)
@@ -267,14 +377,26 @@ def test_building_in_two_windows_equals_building_at_once(warehouse):
 
 
 def test_bad_window_var_is_a_clear_error(warehouse):
-    command = [str(DBT), "run", "--select", "path:models/marts/core/race.sql", "--project-dir", str(DBT_DIR),
-               "--profiles-dir", str(DBT_DIR), "--target-path", str(warehouse["tmp"] / "target"),
-               "--log-path", str(warehouse["tmp"] / "logs"),
-               "--vars", json.dumps({"start_date": "2025-11-05'; drop table marts.race; --"})]
+    command = [
+        str(DBT),
+        "run",
+        "--select",
+        "path:models/marts/core/race.sql",
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(warehouse["tmp"] / "target"),
+        "--log-path",
+        str(warehouse["tmp"] / "logs"),
+        "--vars",
+        json.dumps({"start_date": "2025-11-05'; drop table marts.race; --"}),
+    ]
     result = subprocess.run(command, env=warehouse["env"], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "start_date/end_date must be YYYY-MM-DD" in result.stdout
-    (races,), = query(warehouse["url"], "select count(*) from marts.race")
+    ((races,),) = query(warehouse["url"], "select count(*) from marts.race")
     assert races == 481
 
 
@@ -291,10 +413,22 @@ def test_one_day_window_rebuilds_only_that_day(warehouse):
     before = fingerprint(url)
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute("delete from marts.race where race_date in ('2025-11-05', '2025-11-16')")
-    run_dbt(env, tmp, "run", "--select", "path:models/marts/core/race.sql",
-            "--vars", json.dumps({"start_date": "2025-11-05", "end_date": "2025-11-06"}))
-    counts = dict(query(url, "select race_date, count(*) from marts.race "
-                             "where race_date in ('2025-11-05', '2025-11-16') group by 1"))
+    run_dbt(
+        env,
+        tmp,
+        "run",
+        "--select",
+        "path:models/marts/core/race.sql",
+        "--vars",
+        json.dumps({"start_date": "2025-11-05", "end_date": "2025-11-06"}),
+    )
+    counts = dict(
+        query(
+            url,
+            "select race_date, count(*) from marts.race "
+            "where race_date in ('2025-11-05', '2025-11-16') group by 1",
+        )
+    )
     assert counts == {date(2025, 11, 5): 63}
     after = fingerprint(url)
     assert after["race"][0] == before["race"][0] - 110

@@ -62,9 +62,11 @@ def _snapshot(url: str) -> dict[str, list]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for table in TABLES:
             # table names are constants
-            cur.execute(f"select race_date, meeting_num, race_num, client, url, http_status, served_at, "
-                        f"body_sha256, extractor_version, body::text from raw.{table} "
-                        f"order by race_date, meeting_num nulls first, race_num nulls first, raw_id")
+            cur.execute(
+                f"select race_date, meeting_num, race_num, client, url, http_status, served_at, "
+                f"body_sha256, extractor_version, body::text from raw.{table} "
+                f"order by race_date, meeting_num nulls first, race_num nulls first, raw_id"
+            )
             rows[table] = cur.fetchall()
         cur.execute("select count(*) from raw.rejected_bodies")
         rows["rejected"] = cur.fetchall()
@@ -82,9 +84,25 @@ def _count(url: str, statement: str) -> int:
 
 def _backfill_process(db_url: str, base_url: str, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PMU_DATABASE_URL=db_url, PMU_API_BASE_URL=base_url)
-    return subprocess.Popen([sys.executable, "-m", "pmu_cli.main", "backfill", "--start", "2025-10-26",
-                             "--end", "2025-11-16", "--no-progress", "--json", *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pmu_cli.main",
+            "backfill",
+            "--start",
+            "2025-10-26",
+            "--end",
+            "2025-11-16",
+            "--no-progress",
+            "--json",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -99,8 +117,9 @@ def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(three_days, db_ur
     with ReplayServerThread(three_days) as server:
         # slowed down so that the kill lands mid-run: after day 2's participants, before its end
         proc = _backfill_process(db_url, server.base_url, "--rps", "120")
-        _wait_for(lambda: _count(db_url, "select count(distinct race_date) from raw.pmu_participants") >= 2,
-                  proc)
+        _wait_for(
+            lambda: _count(db_url, "select count(distinct race_date) from raw.pmu_participants") >= 2, proc
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         partial = _snapshot(db_url)
@@ -126,12 +145,14 @@ def _final_and_open_days(root: Path) -> None:
     """05112025: every race over; 06112025: a race still to run."""
     for code, over in (("05112025", True), ("06112025", False)):
         course = {"numOrdre": 1, "statut": "ARRIVEE_DEFINITIVE" if over else "PROGRAMMEE"}
-        (root / f"{code}.json").write_text(json.dumps(
-            {"programme": {"reunions": [{"numOfficiel": 1, "courses": [course]}]}}))
+        (root / f"{code}.json").write_text(
+            json.dumps({"programme": {"reunions": [{"numOfficiel": 1, "courses": [course]}]}})
+        )
         (root / code / "R1" / "C1").mkdir(parents=True)
         (root / code / "R1" / "C1" / "participants.json").write_text('{"participants": []}')
-    (root / "_captured_at.json").write_text(json.dumps(
-        {"05112025": "2025-11-05T22:00:00+01:00", "06112025": "2025-11-06T09:00:00+01:00"}))
+    (root / "_captured_at.json").write_text(
+        json.dumps({"05112025": "2025-11-05T22:00:00+01:00", "06112025": "2025-11-06T09:00:00+01:00"})
+    )
 
 
 def test_rerun_skips_final_days_and_fetches_the_others_again(tmp_path, db_url):
@@ -143,11 +164,22 @@ def test_rerun_skips_final_days_and_fetches_the_others_again(tmp_path, db_url):
         second = backfill(date(2025, 11, 5), date(2025, 11, 6), config=config, db_url=db_url, progress=False)
         requests_second = server.httpd.requests_served - requests_first
         # another client number is another source: nothing is skipped for it
-        other = backfill(date(2025, 11, 5), date(2025, 11, 5), config=ClientConfig(
-            base_url=config.base_url, client=7, requests_per_second=None), db_url=db_url, progress=False)
+        other = backfill(
+            date(2025, 11, 5),
+            date(2025, 11, 5),
+            config=ClientConfig(base_url=config.base_url, client=7, requests_per_second=None),
+            db_url=db_url,
+            progress=False,
+        )
         before_forced = server.httpd.requests_served
-        forced = backfill(date(2025, 11, 5), date(2025, 11, 6), config=config, db_url=db_url, progress=False,
-                          refetch_final=True)
+        forced = backfill(
+            date(2025, 11, 5),
+            date(2025, 11, 6),
+            config=config,
+            db_url=db_url,
+            progress=False,
+            refetch_final=True,
+        )
         requests_forced = server.httpd.requests_served - before_forced
     assert (first.days, first.days_skipped, first.days_final, first.bodies_new) == (2, 0, 1, 4)
     assert requests_first == 8  # 2 days x (programme + participants + performances + rapports)
@@ -180,8 +212,10 @@ def test_days_land_in_order_endpoint_after_endpoint_while_the_next_day_is_fetche
         report = ingest_days(days, config=config, db_url=db_url)
     assert report.failed == [] and report.days == 3
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("select race_date, endpoint, min(fetch_id), max(fetch_id) from raw.fetch_log "
-                    "group by race_date, endpoint order by min(fetch_id)")
+        cur.execute(
+            "select race_date, endpoint, min(fetch_id), max(fetch_id) from raw.fetch_log "
+            "group by race_date, endpoint order by min(fetch_id)"
+        )
         batches = cur.fetchall()
         cur.execute("select race_date from raw.day_runs order by day_run_id")
         recorded = [row[0] for row in cur.fetchall()]
@@ -205,10 +239,13 @@ def test_days_land_in_order_endpoint_after_endpoint_while_the_next_day_is_fetche
 def test_rapports_not_announced_by_this_runs_programme_are_not_asked(tmp_path, db_url):
     from extract.ingest import ingest_day
 
-    courses = [{"numOrdre": 1, "statut": "ARRIVEE_DEFINITIVE", "rapportsDefinitifsDisponibles": True},
-               {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False}]
-    (tmp_path / "05112025.json").write_text(json.dumps(
-        {"programme": {"reunions": [{"numOfficiel": 1, "courses": courses}]}}))
+    courses = [
+        {"numOrdre": 1, "statut": "ARRIVEE_DEFINITIVE", "rapportsDefinitifsDisponibles": True},
+        {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False},
+    ]
+    (tmp_path / "05112025.json").write_text(
+        json.dumps({"programme": {"reunions": [{"numOfficiel": 1, "courses": courses}]}})
+    )
     (tmp_path / "_captured_at.json").write_text(json.dumps({"05112025": "2025-11-05T14:00:00+01:00"}))
     with ReplayServerThread(tmp_path) as server:
         config = ClientConfig(base_url=server.base_url, requests_per_second=None)

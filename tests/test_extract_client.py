@@ -141,13 +141,14 @@ def test_precheck_body():
 
 def test_csv_line_round_trips_quotes_backslashes_and_nulls():
     body = b'{"a": "say \\"hi\\"\\n", "b": "c:\\\\d", "e": "x,y"}'
-    line = csv_line((1, None, "", "a\"b", body))
+    line = csv_line((1, None, "", 'a"b', body))
     row = next(csv.reader(io.StringIO(line.decode())))
     assert row == ["1", "", "", 'a"b', body.decode()]
-    assert line.startswith(b"1,,\"\",")  # NULL unquoted, empty string quoted: PostgreSQL tells them apart
+    assert line.startswith(b'1,,"",')  # NULL unquoted, empty string quoted: PostgreSQL tells them apart
 
 
 # ---- over HTTP, against the replay server --------------------------------------------------------
+
 
 def _day_dir(tmp_path):
     (tmp_path / "05112025" / "R1" / "C1").mkdir(parents=True)
@@ -167,8 +168,13 @@ def test_fetches_reuse_one_kept_alive_connection_per_worker(tmp_path):
         (day / "05112025" / "R1" / f"C{race}" / "participants.json").write_bytes(b'{"c": %d}' % race)
     with ReplayServerThread(day) as server, _client(server.base_url, [], max_workers=2) as client:
         for _ in range(3):
-            results = client.fetch_many([(f"05112025/R1/C{race}/{endpoint}", race) for race in range(1, 41)
-                                         for endpoint in ("participants", "rapports-definitifs")])
+            results = client.fetch_many(
+                [
+                    (f"05112025/R1/C{race}/{endpoint}", race)
+                    for race in range(1, 41)
+                    for endpoint in ("participants", "rapports-definitifs")
+                ]
+            )
             assert [r.body for r in results[::2]] == [b'{"c": %d}' % race for race in range(1, 41)]
             assert {r.status for r in results[1::2]} == {"not_published"}
         client.fetch("05112025")  # a single fetch runs on the calling thread: its own connection
@@ -254,7 +260,8 @@ def test_content_hash_ignores_the_servers_stamps_only(shared_pmu):
     stamp = json.dumps(json.loads(body)["timestampPMU"]).encode()
     assert body.count(b'"timestampPMU"') == 1
     restamped = body.replace(b'"cached": false', b'"cached": true').replace(
-        b'"timestamp": ' + stamp.split(b'"timestamp": ')[1].split(b",")[0], b'"timestamp": 1')
+        b'"timestamp": ' + stamp.split(b'"timestamp": ')[1].split(b",")[0], b'"timestamp": 1'
+    )
     assert restamped != body and sha256_hex(restamped) != sha256_hex(body)
     assert content_sha256(restamped) == content_sha256(body)
     changed = body.replace(b'"distance": 3000', b'"distance": 3100', 1)
@@ -345,8 +352,9 @@ def test_a_body_cut_or_stalled_mid_transfer_is_retried_then_reported():
     for stall, expected in ((0.0, "connection error"), (0.6, "timeout")):
         listener, accepted = _raw_server(cut, stall)
         try:
-            with _client(f"http://127.0.0.1:{listener.getsockname()[1]}", [], max_attempts=2,
-                         read_timeout=0.2) as client:
+            with _client(
+                f"http://127.0.0.1:{listener.getsockname()[1]}", [], max_attempts=2, read_timeout=0.2
+            ) as client:
                 result = client.fetch("05112025")
         finally:
             listener.close()
@@ -355,12 +363,25 @@ def test_a_body_cut_or_stalled_mid_transfer_is_retried_then_reported():
 
 
 def test_rapports_are_asked_only_where_a_fresh_programme_announces_them():
-    programme = {"programme": {"reunions": [{"numOfficiel": 1, "courses": [
-        {"numOrdre": 1, "statut": "FIN_COURSE", "arriveeDefinitive": True,
-         "rapportsDefinitifsDisponibles": True},
-        {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False},
-        {"numOrdre": 3, "statut": "PROGRAMMEE"},  # no flag (older bodies): asked
-    ]}]}}
+    programme = {
+        "programme": {
+            "reunions": [
+                {
+                    "numOfficiel": 1,
+                    "courses": [
+                        {
+                            "numOrdre": 1,
+                            "statut": "FIN_COURSE",
+                            "arriveeDefinitive": True,
+                            "rapportsDefinitifsDisponibles": True,
+                        },
+                        {"numOrdre": 2, "statut": "PROGRAMMEE", "rapportsDefinitifsDisponibles": False},
+                        {"numOrdre": 3, "statut": "PROGRAMMEE"},  # no flag (older bodies): asked
+                    ],
+                }
+            ]
+        }
+    }
     races = races_in_programme(programme)
     assert [r.rapports_available for r in races] == [True, False, None]
     asked, not_asked = races_to_fetch("rapports", races, programme_is_fresh=True)

@@ -22,12 +22,20 @@ from extract.ingest import ensure_raw_tables, ingest_day
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
 DAY = date(2025, 11, 5)
-TABLES = {"programme": "pmu_programme", "participants": "pmu_participants",
-          "performances": "pmu_performances", "rapports": "pmu_rapports"}
+TABLES = {
+    "programme": "pmu_programme",
+    "participants": "pmu_participants",
+    "performances": "pmu_performances",
+    "rapports": "pmu_rapports",
+}
 _FILE_RE = re.compile(
-    r"^R(\d+)/C(\d+)/(participants|performances-detaillees/pretty|rapports-definitifs)\.json$")
-_ENDPOINT_OF = {"participants": "participants", "performances-detaillees/pretty": "performances",
-                "rapports-definitifs": "rapports"}
+    r"^R(\d+)/C(\d+)/(participants|performances-detaillees/pretty|rapports-definitifs)\.json$"
+)
+_ENDPOINT_OF = {
+    "participants": "participants",
+    "performances-detaillees/pretty": "performances",
+    "rapports-definitifs": "rapports",
+}
 
 
 def files_of_day(root: Path, code: str = "05112025") -> dict[tuple, Path]:
@@ -87,10 +95,13 @@ def test_every_file_of_a_day_lands_with_its_date_meeting_and_race(shared_pmu, db
     races = sum(len(m["courses"]) for m in programme["programme"]["reunions"])
     assert report.races == races and report.not_published == 3 * races - (len(files) - 1)
     # the body is the file's JSON, and the row says where it came from
-    rows = query(db_url, "select 'participants', meeting_num, race_num, body, url, client, http_status, "
-                         "served_at, extractor_version from raw.pmu_participants "
-                         "union all select 'programme', null, null, body, url, client, http_status, "
-                         "served_at, extractor_version from raw.pmu_programme")
+    rows = query(
+        db_url,
+        "select 'participants', meeting_num, race_num, body, url, client, http_status, "
+        "served_at, extractor_version from raw.pmu_participants "
+        "union all select 'programme', null, null, body, url, client, http_status, "
+        "served_at, extractor_version from raw.pmu_programme",
+    )
     assert len(rows) == 1 + len([k for k in files if k[0] == "participants"])
     for endpoint, meeting, race, body, url, client, status, served_at, version in rows:
         path = files[(endpoint, meeting, race)]
@@ -108,8 +119,11 @@ def test_second_run_lands_nothing_new(shared_pmu, db_url, replay_server):
     assert second.bodies_new == 0 and second.bodies_unchanged == first.bodies_new
     # every request of both runs is in the fetch log, with its outcome
     outcomes = dict(query(db_url, "select outcome, count(*) from raw.fetch_log group by outcome"))
-    assert outcomes == {"new": first.bodies_new, "unchanged": first.bodies_new,
-                        "not_published": first.not_published * 2}
+    assert outcomes == {
+        "new": first.bodies_new,
+        "unchanged": first.bodies_new,
+        "not_published": first.not_published * 2,
+    }
 
 
 def test_snapshots_of_a_day_are_all_kept_in_order(shared_pmu, db_url, replay_server):
@@ -120,12 +134,17 @@ def test_snapshots_of_a_day_are_all_kept_in_order(shared_pmu, db_url, replay_ser
         report = ingest_day(DAY, config=config_for(replay_server(root)), db_url=db_url)
         assert report.failed == []
     versions = {}
-    rows = query(db_url, "select meeting_num || '-' || race_num, body_sha256, served_at "
-                         "from raw.pmu_participants order by raw_id")
+    rows = query(
+        db_url,
+        "select meeting_num || '-' || race_num, body_sha256, served_at "
+        "from raw.pmu_participants order by raw_id",
+    )
     for key, sha256, served_at in rows:
         versions.setdefault(key, []).append((sha256, served_at))
-    per_root = [{f"{m}-{r}": sha(p) for (e, m, r), p in files_of_day(root).items() if e == "participants"}
-                for root in roots]
+    per_root = [
+        {f"{m}-{r}": sha(p) for (e, m, r), p in files_of_day(root).items() if e == "participants"}
+        for root in roots
+    ]
     assert per_root[0] and per_root[1]
     for key in per_root[2]:
         expected = []
@@ -155,15 +174,18 @@ def test_day_lands_completely_and_exactly_once_under_faults(shared_pmu, db_url):
     # truncated answers were kept as rejected bodies: each a strict prefix of its file
     rejected = query(db_url, "select url, reason, body_bytes from raw.rejected_bodies")
     assert len(rejected) == report.rejected
-    by_url = {f"{server.base_url}/rest/client/1/programme/"
-              f"{p.relative_to(root).with_suffix('').as_posix()}": p for p in files.values()}
+    by_url = {
+        f"{server.base_url}/rest/client/1/programme/{p.relative_to(root).with_suffix('').as_posix()}": p
+        for p in files.values()
+    }
     for url, reason, body_bytes in rejected:
         full = by_url[url].read_bytes()
         assert full.startswith(bytes(body_bytes)) and len(body_bytes) < len(full) and "22P02" in reason
 
 
-def _tiny_day(root: Path, participants: dict[int, bytes],
-              performances: dict[int, bytes] | None = None) -> None:
+def _tiny_day(
+    root: Path, participants: dict[int, bytes], performances: dict[int, bytes] | None = None
+) -> None:
     courses = [{"numOrdre": race, "statut": "FIN_COURSE", "arriveeDefinitive": True} for race in (1, 2)]
     programme = {"programme": {"reunions": [{"numOfficiel": 1, "courses": courses}]}}
     (root / "05112025.json").write_text(json.dumps(programme))
@@ -181,8 +203,11 @@ def test_truncated_body_ends_in_rejected_bodies(tmp_path, db_url):
     with ReplayServerThread(tmp_path, faults=FaultPlan(rate=1.0, kinds=("truncated",))) as server:
         report = ingest_day(DAY, config=config_for(server.base_url), db_url=db_url, only=["programme"])
     full = (tmp_path / "05112025.json").read_bytes()
-    rejected = query(db_url, "select endpoint, race_date, meeting_num, http_status, reason, body_sha256, "
-                             "body_bytes from raw.rejected_bodies")
+    rejected = query(
+        db_url,
+        "select endpoint, race_date, meeting_num, http_status, reason, body_sha256, "
+        "body_bytes from raw.rejected_bodies",
+    )
     # fetched again once; the same cut bytes twice means no point asking further
     assert len(rejected) == 2 == report.rejected
     for endpoint, race_date, meeting, status, reason, body_sha, body_bytes in rejected:
@@ -201,8 +226,9 @@ def test_unstorable_bodies_are_rejected_with_their_bytes_and_the_rest_lands(tmp_
     good = b'{"participants": [{"numPmu": 1, "nom": "C:\\\\chemin \\"quoted\\""}]}'
     _tiny_day(tmp_path, {1: nul_escape, 2: good}, {2: html})
     report = ingest_day(DAY, config=config_for(replay_server(tmp_path)), db_url=db_url)
-    rejected = query(db_url, "select race_num, endpoint, reason, body_bytes from raw.rejected_bodies "
-                             "order by rejected_id")
+    rejected = query(
+        db_url, "select race_num, endpoint, reason, body_bytes from raw.rejected_bodies order by rejected_id"
+    )
     nul_rows = [r for r in rejected if r[1] == "participants"]
     html_rows = [r for r in rejected if r[1] == "performances"]
     assert len(nul_rows) == 1 and bytes(nul_rows[0][3]) == nul_escape and "22P05" in nul_rows[0][2]
@@ -237,8 +263,9 @@ def _pmu(*args: str, env_base: str) -> subprocess.CompletedProcess:
     import os
 
     env = dict(os.environ, PMU_API_BASE_URL=env_base)
-    return subprocess.run([sys.executable, "-m", "pmu_cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pmu_cli.main", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_cli_odds_refresh_fetches_only_participants(shared_pmu, db_url, replay_server):
@@ -248,8 +275,9 @@ def test_cli_odds_refresh_fetches_only_participants(shared_pmu, db_url, replay_s
 
     assert _pmu("ingest", "--date", "2025-11-05", "--only", "programme", env_base=morning).returncode == 0
     later = replay_server(shared_pmu / "snapshots" / "1300")
-    done = _pmu("ingest", "--date", "2025-11-05", "--only", "participants", "--json", "--rps", "0",
-                env_base=later)
+    done = _pmu(
+        "ingest", "--date", "2025-11-05", "--only", "participants", "--json", "--rps", "0", env_base=later
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     files = files_of_day(shared_pmu / "snapshots" / "1300")
@@ -280,13 +308,19 @@ def test_client_number_is_in_the_url_and_the_row(tmp_path, db_url, replay_server
 def test_a_body_differing_only_by_the_servers_stamps_is_not_stored_again(tmp_path, db_url, replay_server):
     """The live API stamps every programme with its clock (`timestampPMU`) and `cached` flags:
     fetching an unchanged day again must still add nothing, while a real change is a snapshot."""
-    def programme(stamp: int, cached: str, status: str) -> bytes:
-        return (b'{"programme": {"cached": ' + cached.encode() + b', "reunions": [{"numOfficiel": 1, '
-                b'"courses": [{"numOrdre": 1, "statut": "' + status.encode() + b'"}]}]}, '
-                b'"timestampPMU": {"timestamp": ' + str(stamp).encode() + b', "timezoneOffset": 3600000}}')
 
-    bodies = [programme(1, "false", "PROGRAMMEE"), programme(2, "true", "PROGRAMMEE"),
-              programme(3, "false", "FIN_COURSE")]
+    def programme(stamp: int, cached: str, status: str) -> bytes:
+        return (
+            b'{"programme": {"cached": ' + cached.encode() + b', "reunions": [{"numOfficiel": 1, '
+            b'"courses": [{"numOrdre": 1, "statut": "' + status.encode() + b'"}]}]}, '
+            b'"timestampPMU": {"timestamp": ' + str(stamp).encode() + b', "timezoneOffset": 3600000}}'
+        )
+
+    bodies = [
+        programme(1, "false", "PROGRAMMEE"),
+        programme(2, "true", "PROGRAMMEE"),
+        programme(3, "false", "FIN_COURSE"),
+    ]
     for number, body in enumerate(bodies):
         root = tmp_path / str(number)
         root.mkdir()
@@ -304,9 +338,13 @@ def test_raw_tables_are_applied_idempotently_and_upgraded(db_url):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:  # a database from before content_sha256
         cur.execute("alter table raw.pmu_rapports drop column content_sha256")
     ensure_raw_tables(db_url)
-    columns = query(db_url, "select table_name from information_schema.columns where table_schema = 'raw' "
-                            "and column_name = 'content_sha256' order by 1")
+    columns = query(
+        db_url,
+        "select table_name from information_schema.columns where table_schema = 'raw' "
+        "and column_name = 'content_sha256' order by 1",
+    )
     assert columns == [("pmu_participants",), ("pmu_performances",), ("pmu_programme",), ("pmu_rapports",)]
-    indexes = query(db_url, "select indexdef from pg_indexes where schemaname = 'raw' and indexdef ilike %s",
-                    ("%body%",))
+    indexes = query(
+        db_url, "select indexdef from pg_indexes where schemaname = 'raw' and indexdef ilike %s", ("%body%",)
+    )
     assert indexes == []  # no index on the jsonb column (nor on anything named body)

@@ -47,11 +47,30 @@ POISON_SERVED_AT = "2025-11-06T23:10:00+01:00"
 
 # Fields of the API known only after the race (../shared/pmu/README.md), and the staging/core
 # columns carrying them.
-POST_RACE_JSON_KEYS = ("ordreArrivee", "tempsObtenu", "reductionKilometrique", "incident",
-                       "commentaireApresCourse", "dureeCourse", "distanceChevalPrecedent", "rapports")
-POST_RACE_COLUMNS = ("finish_place", "finish_time_s", "reduction_km_s", "incident", "race_comment",
-                     "distance_to_previous", "is_winner", "final_odds", "duration_s", "has_result",
-                     "dividend", "seconds_per_km")
+POST_RACE_JSON_KEYS = (
+    "ordreArrivee",
+    "tempsObtenu",
+    "reductionKilometrique",
+    "incident",
+    "commentaireApresCourse",
+    "dureeCourse",
+    "distanceChevalPrecedent",
+    "rapports",
+)
+POST_RACE_COLUMNS = (
+    "finish_place",
+    "finish_time_s",
+    "reduction_km_s",
+    "incident",
+    "race_comment",
+    "distance_to_previous",
+    "is_winner",
+    "final_odds",
+    "duration_s",
+    "has_result",
+    "dividend",
+    "seconds_per_km",
+)
 POINT_IN_TIME_MODELS = ("feat_int_race_pit", "feat_int_runner_pit")
 HISTORY_MODEL = "feat_int_runner_outcome"
 HISTORY_GUARD = "hist.race_date < runner.race_date"
@@ -61,6 +80,7 @@ ODDS_GUARD = "case when is_pre_cutoff and odds_direct > 1 then odds_direct end"
 
 
 # ---- pure helpers --------------------------------------------------------------------------------
+
 
 def day_of(ddmmyyyy: str) -> date:
     return date(int(ddmmyyyy[4:]), int(ddmmyyyy[2:4]), int(ddmmyyyy[:2]))
@@ -178,10 +198,21 @@ def unguarded_post_race_reads(compiled_sql: str, *, allow_history: bool) -> list
 
 # ---- the staged warehouse ------------------------------------------------------------------------
 
+
 def run_dbt(env: dict[str, str], tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     # Own target/log folders: other people run dbt in the same checkout at the same time.
-    command = [str(DBT), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-               "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
+    command = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(tmp / "target"),
+        "--log-path",
+        str(tmp / "logs"),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     if check:
         output = f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
@@ -196,8 +227,9 @@ def query(url: str, statement, params: tuple = ()) -> list[tuple]:
 
 
 def feature_rows(url: str, day: date) -> list[tuple]:
-    return query(url, "select * from marts.feat_runner_pre_race where race_date = %s"
-                      " order by race_id, num_pmu", (day,))
+    return query(
+        url, "select * from marts.feat_runner_pre_race where race_date = %s order by race_id, num_pmu", (day,)
+    )
 
 
 def land(url: str, root: Path, day: str) -> None:
@@ -213,8 +245,12 @@ def staged(shared_pmu, server_url, tmp_path_factory):
     name = f"t_feat_{uuid.uuid4().hex[:10]}"
     url = db.recreate_database(name, server_url)
     tmp = tmp_path_factory.mktemp("features")
-    env = {**os.environ, **db.dbt_env(url), "PMU_DATABASE_URL": url,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **db.dbt_env(url),
+        "PMU_DATABASE_URL": url,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     build = ["run", "--select", *FEATURE_SELECT]
     d = day_of(DAY)
     stages = {}
@@ -249,17 +285,25 @@ def staged(shared_pmu, server_url, tmp_path_factory):
 
 # ---- 6d / 6a: rows of day D never change once built ----------------------------------------------
 
+
 def test_features_have_content(staged):
     """The comparisons below mean something only if D's rows carry history, market and results."""
-    rows = query(staged["url"], """
+    rows = query(
+        staged["url"],
+        """
         select count(*), count(mkt_odds), sum(f_jockey_starts_365d), count(f_musique_place_1),
                count(*) filter (where is_pre_race_snapshot)
-        from marts.feat_runner_pre_race where race_date = %s""", (day_of(DAY),))[0]
+        from marts.feat_runner_pre_race where race_date = %s""",
+        (day_of(DAY),),
+    )[0]
     total, priced, jockey_starts, with_form, pre_race = rows
     assert total > 400 and priced > 200 and jockey_starts > 500 and with_form > 300
     assert pre_race == total  # the morning snapshot precedes every race of D
-    winners = query(staged["url"], "select count(*) from marts.fct_runner_result"
-                                   " where race_date = %s and is_winner", (day_of(DAY),))[0][0]
+    winners = query(
+        staged["url"],
+        "select count(*) from marts.fct_runner_result where race_date = %s and is_winner",
+        (day_of(DAY),),
+    )[0][0]
     assert winners >= 35  # D's real results did land
 
 
@@ -287,9 +331,12 @@ def test_landing_later_days_leaves_day_identical(staged):
 def test_market_only_from_bodies_served_before_the_cutoff(staged):
     """Odds come from a snapshot served at least 5 minutes before the start; on D they are the
     morning file's odds, not the final ones, although the final snapshot landed."""
-    late = query(staged["url"], """
+    late = query(
+        staged["url"],
+        """
         select count(*) from marts.feat_runner_pre_race
-        where mkt_served_at >= race_start_at - interval '5 minutes'""")[0][0]
+        where mkt_served_at >= race_start_at - interval '5 minutes'""",
+    )[0][0]
     assert late == 0
     morning = staged["history"] / "morning" / DAY
     expected = {}
@@ -299,22 +346,34 @@ def test_market_only_from_bodies_served_before_the_cutoff(staged):
             odds = (runner.get("dernierRapportDirect") or {}).get("rapport")
             if odds and odds > 1:
                 expected[(race_id, runner["numPmu"])] = float(odds)
-    got = dict(((r, n), o) for r, n, o in query(staged["url"], """
+    got = dict(
+        ((r, n), o)
+        for r, n, o in query(
+            staged["url"],
+            """
         select race_id, num_pmu, mkt_odds from marts.feat_runner_pre_race
-        where race_date = %s and mkt_odds is not null""", (day_of(DAY),)))
+        where race_date = %s and mkt_odds is not null""",
+            (day_of(DAY),),
+        )
+    )
     assert got == expected
 
 
 # ---- 6c: rates count only earlier race days -----------------------------------------------------
+
 
 def test_rates_count_only_earlier_days(staged):
     """Jockey starts/wins and horse runs on D+1 equal the counts of the JSON files of the days
     before D+1: D+1's own races (and the race itself) are never counted."""
     target = AFTER[0]
     jockey, horse = history_counts(staged["history"] / "final", [*BEFORE, DAY])
-    rows = query(staged["url"], """
+    rows = query(
+        staged["url"],
+        """
         select jockey_key, f_jockey_starts_365d, f_jockey_win_rate_365d, horse_key, f_runs_365d
-        from marts.feat_runner_pre_race where race_date = %s""", (day_of(target),))
+        from marts.feat_runner_pre_race where race_date = %s""",
+        (day_of(target),),
+    )
     assert len(rows) > 400
     checked = 0
     for jockey_key, starts, win_rate, horse_key, runs in rows:
@@ -333,11 +392,15 @@ def test_rates_count_only_earlier_days(staged):
 def test_winner_of_a_race_does_not_count_its_own_win(staged):
     """Every winner on D: its jockey's D-row wins are the same whether or not it won on D."""
     jockey, _ = history_counts(staged["history"] / "final", BEFORE)
-    rows = query(staged["url"], """
+    rows = query(
+        staged["url"],
+        """
         select f.jockey_key, f.f_jockey_starts_365d, f.f_jockey_win_rate_365d
         from marts.feat_runner_pre_race f
         join marts.fct_runner_result r using (race_id, num_pmu)
-        where f.race_date = %s and r.is_winner""", (day_of(DAY),))
+        where f.race_date = %s and r.is_winner""",
+        (day_of(DAY),),
+    )
     assert len(rows) >= 35
     for jockey_key, starts, win_rate in rows:
         exp_starts, exp_wins = jockey.get(jockey_key, (0, 0))
@@ -346,6 +409,7 @@ def test_winner_of_a_race_does_not_count_its_own_win(staged):
 
 
 # ---- 6b: lineage and data guards ----------------------------------------------------------------
+
 
 def test_no_feature_reads_a_post_race_field(staged):
     """Compiled SQL of the point-in-time models reads no post-race field; the feature mart reads
@@ -388,11 +452,17 @@ def test_no_feature_picks_winners_like_a_result_would(staged):
     picks the winner far less often than a result-derived column would (the market favourite
     wins about a third of races; finish_place would pick 100%)."""
     url = staged["url"]
-    columns = [c for (c,) in query(url, """
+    columns = [
+        c
+        for (c,) in query(
+            url,
+            """
         select column_name from information_schema.columns
         where table_schema = 'marts' and table_name = 'feat_runner_pre_race'
           and (column_name like 'f\\_%%' or column_name like 'mkt\\_%%')
-          and data_type = 'double precision'""")]
+          and data_type = 'double precision'""",
+        )
+    ]
     assert len(columns) > 50
     template = sql.SQL("""
         with ranked as (
@@ -415,17 +485,21 @@ def test_no_feature_picks_winners_like_a_result_would(staged):
 
 def test_leaky_column_would_be_caught(staged):
     """The data guard's threshold is meaningful: the finishing place itself picks every winner."""
-    hit_rate = query(staged["url"], """
+    hit_rate = query(
+        staged["url"],
+        """
         with ranked as (
             select is_winner,
                    row_number() over (partition by race_id order by finish_place nulls last, num_pmu) as pick
             from marts.fct_runner_result where has_result and not is_non_runner
         )
-        select avg(is_winner::int) from ranked where pick = 1""")[0][0]
+        select avg(is_winner::int) from ranked where pick = 1""",
+    )[0][0]
     assert hit_rate > 0.95
 
 
 # ---- analyst mart --------------------------------------------------------------------------------
+
 
 def test_performance_by_condition_adds_up_to_each_jockeys_record(staged):
     """perf_by_condition: for every jockey, starts and wins summed over racecourses (or distance
@@ -433,14 +507,19 @@ def test_performance_by_condition_adds_up_to_each_jockeys_record(staged):
     run_dbt(staged["env"], staged["tmp"], "run", "--select", "perf_by_condition")
     jockey, _ = history_counts(staged["history"] / "final", [*BEFORE, DAY, *AFTER])
     for condition in ("hippodrome", "distance_band"):
-        rows = query(staged["url"], """
+        rows = query(
+            staged["url"],
+            """
             select entity_key, sum(starts), sum(wins) from marts.perf_by_condition
-            where entity_type = 'jockey' and condition_type = %s group by entity_key""", (condition,))
+            where entity_type = 'jockey' and condition_type = %s group by entity_key""",
+            (condition,),
+        )
         got = {key: (int(starts), int(wins)) for key, starts, wins in rows}
         assert got == {key: tuple(counts) for key, counts in jockey.items()}, condition
 
 
 # ---- settings --------------------------------------------------------------------------------------
+
 
 def test_cutoff_margin_var(staged):
     """A cut-off a day before the start leaves no odds (no body was served that early); the
@@ -458,13 +537,21 @@ def test_cutoff_margin_var(staged):
 
 def test_bad_cutoff_var_is_a_clear_error(staged):
     bad = json.dumps({"odds_cutoff_minutes": "5 minutes'; drop table x; --"})
-    result = run_dbt(staged["env"], staged["tmp"], "compile", "--select", "feat_int_runner_pit",
-                     "--vars", bad, check=False)
+    result = run_dbt(
+        staged["env"], staged["tmp"], "compile", "--select", "feat_int_runner_pit", "--vars", bad, check=False
+    )
     assert result.returncode != 0
     assert "odds_cutoff_minutes must be a whole number of minutes" in result.stdout
 
 
 def test_dbt_tests_of_the_feature_marts_pass(staged):
     """The marts' data tests (keys, ranges, implied probabilities summing to 1) and the unit test."""
-    run_dbt(staged["env"], staged["tmp"], "build", "--select", "path:models/marts/features",
-            "--indirect-selection", "cautious")
+    run_dbt(
+        staged["env"],
+        staged["tmp"],
+        "build",
+        "--select",
+        "path:models/marts/features",
+        "--indirect-selection",
+        "cautious",
+    )

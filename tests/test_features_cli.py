@@ -13,7 +13,9 @@ from pmu_cli.main import main
 
 def test_inclusive_days_become_a_half_open_window():
     assert dbt_vars(date(2025, 11, 6), date(2025, 11, 6), None) == {
-        "start_date": "2025-11-06", "end_date": "2025-11-07"}
+        "start_date": "2025-11-06",
+        "end_date": "2025-11-07",
+    }
     assert dbt_vars(date(2025, 12, 31), None, 10) == {"start_date": "2025-12-31", "odds_cutoff_minutes": 10}
     assert dbt_vars(None, None, None) == {}
 
@@ -23,11 +25,14 @@ def test_end_before_start_is_refused(capsys):
     assert "before --start" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [
-    ["features", "build", "--odds-cutoff-minutes", "-5"],
-    ["features", "build", "--odds-cutoff-minutes", "5; drop"],
-    ["features", "build", "--start", "06/11/2025"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["features", "build", "--odds-cutoff-minutes", "-5"],
+        ["features", "build", "--odds-cutoff-minutes", "5; drop"],
+        ["features", "build", "--start", "06/11/2025"],
+    ],
+)
 def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

@@ -53,8 +53,14 @@ def test_feature_report_puts_the_strongest_feature_first():
     for race in range(300):
         winner = rng.integers(0, 8)
         for runner in range(8):
-            rows.append({"race_id": race, "is_winner": runner == winner,
-                         "f_noise": rng.normal(), "f_signal": (runner == winner) + rng.normal(scale=0.5)})
+            rows.append(
+                {
+                    "race_id": race,
+                    "is_winner": runner == winner,
+                    "f_noise": rng.normal(),
+                    "f_signal": (runner == winner) + rng.normal(scale=0.5),
+                }
+            )
     frame = pd.DataFrame(rows)
     report = signal.feature_report(frame, ["f_noise", "f_signal"])
     assert [r["feature"] for r in report] == ["f_signal", "f_noise"]

@@ -40,6 +40,7 @@ def race(meeting: int, number: int, start: datetime, status: str | None = None, 
 
 # --- definitions ----------------------------------------------------------------------------------
 
+
 def test_definitions_load_with_raw_assets_jobs_schedule_and_sensors():
     defs = orchestration.defs
     dg.Definitions.validate_loadable(defs)
@@ -107,7 +108,8 @@ def test_dbt_sources_are_the_raw_assets_and_models_are_grouped_by_layer():
     if features in keys:  # raw -> staging -> core -> features
         assert graph.get(features).group_name == "features"
         assert race in _ancestors(graph, features) or any(
-            k.path == ["marts", "race_participant"] for k in _ancestors(graph, features))
+            k.path == ["marts", "race_participant"] for k in _ancestors(graph, features)
+        )
         assert raw_asset_key("participants") in _ancestors(graph, features)
 
 
@@ -130,13 +132,17 @@ def test_window_days_and_dbt_vars_are_half_open():
 
 def test_run_days_from_partition_tags():
     assert run_days({"dagster/partition": "2025-11-05"}) == [DAY]
-    assert run_days({"dagster/asset_partition_range_start": "2025-11-04",
-                     "dagster/asset_partition_range_end": "2025-11-06"}) == [
-        date(2025, 11, 4), DAY, date(2025, 11, 6)]
+    assert run_days(
+        {
+            "dagster/asset_partition_range_start": "2025-11-04",
+            "dagster/asset_partition_range_end": "2025-11-06",
+        }
+    ) == [date(2025, 11, 4), DAY, date(2025, 11, 6)]
     assert run_days({}) is None
 
 
 # --- the race clock ------------------------------------------------------------------------------
+
 
 def test_races_from_a_real_programme(shared_pmu):
     body = json.loads((shared_pmu / "replay" / "05112025.json").read_text())
@@ -151,11 +157,17 @@ def test_races_from_a_real_programme(shared_pmu):
 
 
 def test_races_without_start_time_or_numbers_are_skipped():
-    body = {"programme": {"reunions": [
-        {"numOfficiel": 1, "courses": [{"numOrdre": 1, "heureDepart": 1762335000000},
-                                       {"numOrdre": 2}]},
-        {"courses": [{"numOrdre": 1, "heureDepart": 1762335000000}]},
-    ]}}
+    body = {
+        "programme": {
+            "reunions": [
+                {
+                    "numOfficiel": 1,
+                    "courses": [{"numOrdre": 1, "heureDepart": 1762335000000}, {"numOrdre": 2}],
+                },
+                {"courses": [{"numOrdre": 1, "heureDepart": 1762335000000}]},
+            ]
+        }
+    }
     assert [r.key for r in race_clock.races_from_programme(body, DAY)] == [(DAY, 1, 1)]
     assert race_clock.races_from_programme({}, DAY) == []
 
@@ -180,11 +192,11 @@ def test_results_pending_window():
     r2 = race(1, 2, utc(DAY, 12, 30))
     cancelled = race(1, 3, utc(DAY, 11, 0), "COURSE_ANNULEE")
     races = [r1, r2, cancelled]
-    assert race_clock.results_pending(races, set(), utc(DAY, 12, 9)) == []       # not settled yet
-    assert race_clock.results_pending(races, set(), utc(DAY, 12, 10)) == [r1]    # settled at start+10
+    assert race_clock.results_pending(races, set(), utc(DAY, 12, 9)) == []  # not settled yet
+    assert race_clock.results_pending(races, set(), utc(DAY, 12, 10)) == [r1]  # settled at start+10
     assert race_clock.results_pending(races, set(), utc(DAY, 12, 45)) == [r1, r2]
     assert race_clock.results_pending(races, {r1.key}, utc(DAY, 12, 45)) == [r2]  # r1's rapports landed
-    assert race_clock.results_pending(races, set(), utc(DAY, 18, 0)) == [r2]      # 6 h: give up on r1
+    assert race_clock.results_pending(races, set(), utc(DAY, 18, 0)) == [r2]  # 6 h: give up on r1
     assert race_clock.results_pending(races, set(), utc(DAY, 18, 30)) == []
 
 
@@ -220,12 +232,20 @@ def test_odds_requests_one_per_five_minute_slot():
     r1 = race(1, 1, utc(DAY, 12, 0))
     slot = int(utc(DAY, 11, 30).timestamp()) // 300
     assert race_clock.odds_requests([r1], utc(DAY, 11, 30)) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
-    assert race_clock.odds_requests([r1], utc(DAY, 11, 34, )) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
+    assert race_clock.odds_requests(
+        [r1],
+        utc(
+            DAY,
+            11,
+            34,
+        ),
+    ) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
     assert race_clock.odds_requests([r1], utc(DAY, 11, 35)) == {"2025-11-05": f"odds-2025-11-05-{slot + 1}"}
     assert race_clock.odds_requests([r1], utc(DAY, 10, 0)) == {}
 
 
 # --- checks' pure parts -----------------------------------------------------------------------------
+
 
 def test_missing_participants_and_rapports():
     r1 = race(1, 1, utc(DAY, 12, 0))
@@ -242,12 +262,13 @@ def test_stale_programme_days():
     races = [race(1, 1, utc(DAY, 12, 0)), race(1, 2, utc(DAY, 15, 0))]
     morning = {DAY: (utc(DAY, 8, 0), races)}
     evening = {DAY: (utc(DAY, 21, 0), races)}
-    assert stale_programme_days(morning, utc(DAY, 14, 0)) == []            # day not over: not stale
+    assert stale_programme_days(morning, utc(DAY, 14, 0)) == []  # day not over: not stale
     assert stale_programme_days(morning, utc(DAY, 22, 0)) == ["2025-11-05"]
     assert stale_programme_days(evening, utc(DAY, 22, 0)) == []
 
 
 # --- schedule and sensors through Dagster's contexts ----------------------------------------------
+
 
 def test_morning_schedule_requests_the_paris_day():
     from zoneinfo import ZoneInfo
@@ -257,8 +278,9 @@ def test_morning_schedule_requests_the_paris_day():
 
     tick = datetime(2025, 11, 5, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
-                                            repository_def=repository)
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, repository_def=repository
+        )
         requests = schedule.evaluate_tick(context).run_requests
     assert [(r.partition_key, r.run_key) for r in requests] == [("2025-11-05", "morning-2025-11-05")]
     assert schedule.job_name == "morning_job"
@@ -275,8 +297,12 @@ def _land_programme(db_url: str, body_path, day: date, served_at: datetime) -> N
             """insert into raw.pmu_programme (race_date, client, url, http_status, fetched_at, served_at,
                                               body_sha256, extractor_version, body)
                values (%s, 1, %s, 200, now(), %s, repeat('0', 64), 'test', %s)""",
-            (day, f"programme/{day:%d%m%Y}", served_at,
-             psycopg2.extras.Json(json.loads(body_path.read_text()))),
+            (
+                day,
+                f"programme/{day:%d%m%Y}",
+                served_at,
+                psycopg2.extras.Json(json.loads(body_path.read_text())),
+            ),
         )
 
 
@@ -295,8 +321,9 @@ def _tick(sensor_name: str, db_url: str, now: datetime, monkeypatch) -> list[tup
     repository = orchestration.defs.get_repository_def()
     sensor = repository.get_sensor_def(sensor_name)
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, repository_def=repository,
-                                          resources={"postgres": PostgresResource(url=db_url)})
+        context = dg.build_sensor_context(
+            instance=instance, repository_def=repository, resources={"postgres": PostgresResource(url=db_url)}
+        )
         result = sensor.evaluate_tick(context)
     if result.skip_message:
         return "skip"
@@ -312,26 +339,31 @@ def test_sensors_on_a_real_programme_with_a_simulated_clock(db_url, shared_pmu, 
     # 08:30: R2C1 starts within the hour -> odds snapshot of the day, slot of 08:30
     slot = int(utc(DAY, 8, 30).timestamp()) // 300
     assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 8, 30), monkeypatch) == [
-        ("2025-11-05", f"odds-2025-11-05-{slot}")]
+        ("2025-11-05", f"odds-2025-11-05-{slot}")
+    ]
     # 09:35: R2C1 started 5 min ago, not settled
     assert _tick("results_sensor", db_url, utc(DAY, 9, 35), monkeypatch) == "skip"
     # 09:41: R2C1 is due
     assert _tick("results_sensor", db_url, utc(DAY, 9, 41), monkeypatch) == [
-        ("2025-11-05", "results-2025-11-05-0940-0")]
+        ("2025-11-05", "results-2025-11-05-0940-0")
+    ]
     # 09:56: still missing, one retry period later
     assert _tick("results_sensor", db_url, utc(DAY, 9, 56), monkeypatch) == [
-        ("2025-11-05", "results-2025-11-05-0940-1")]
+        ("2025-11-05", "results-2025-11-05-0940-1")
+    ]
     # its rapports landed: nothing left to ask for until R2C2 (10:00) settles
     _land_rapports_marker(db_url, DAY, 2, 1)
     assert _tick("results_sensor", db_url, utc(DAY, 9, 57), monkeypatch) == "skip"
     # after midnight Paris, the evening races of the day before are still watched
     assert _tick("results_sensor", db_url, utc(DAY + timedelta(days=1), 0, 30), monkeypatch) == [
-        ("2025-11-05", "results-2025-11-05-2255-6")]
+        ("2025-11-05", "results-2025-11-05-2255-6")
+    ]
     # a day with no programme landed: the sensors skip
     assert _tick("results_sensor", db_url, utc(date(2025, 12, 1), 12, 0), monkeypatch) == "skip"
 
 
 # --- the instance `pmu ui` runs with --------------------------------------------------------------
+
 
 def test_instance_sqlite_by_default_with_pools_limited_to_one(tmp_path):
     from orchestration.instance import write_instance
@@ -353,8 +385,9 @@ def test_instance_postgres_storage_in_the_warehouse_database(db_url, tmp_path, m
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert instance.get_runs() == []
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from information_schema.tables"
-                    " where table_name in ('runs', 'event_logs')")
+        cur.execute(
+            "select count(*) from information_schema.tables where table_name in ('runs', 'event_logs')"
+        )
         assert cur.fetchone()[0] == 2
     with pytest.raises(ValueError, match="PMU_DAGSTER_STORAGE"):
         instance_yaml(tmp_path, "mysql")
@@ -383,18 +416,29 @@ def test_failed_requests_fail_the_step_and_a_rerun_lands_the_day(db_url, shared_
     broken = replay_server(shared_pmu / "replay", faults=FaultPlan(rate=1.0, kinds=("500",)))
     with dg.instance_for_test() as instance:
         failed = dg.materialize(
-            programme, partition_key="2025-11-05", instance=instance, raise_on_error=False,
-            resources={"postgres": PostgresResource(url=db_url),
-                       "pmu_api": PmuApiResource(base_url=broken, requests_per_second=None, max_attempts=1)})
+            programme,
+            partition_key="2025-11-05",
+            instance=instance,
+            raise_on_error=False,
+            resources={
+                "postgres": PostgresResource(url=db_url),
+                "pmu_api": PmuApiResource(base_url=broken, requests_per_second=None, max_attempts=1),
+            },
+        )
         assert not failed.success
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
         assert "1 programme request(s) failed" in failure.step_failure_data.error.message
         # the same step against a healthy server: the day lands
         healthy = replay_server(shared_pmu / "replay")
         again = dg.materialize(
-            programme, partition_key="2025-11-05", instance=instance,
-            resources={"postgres": PostgresResource(url=db_url),
-                       "pmu_api": PmuApiResource(base_url=healthy, requests_per_second=None)})
+            programme,
+            partition_key="2025-11-05",
+            instance=instance,
+            resources={
+                "postgres": PostgresResource(url=db_url),
+                "pmu_api": PmuApiResource(base_url=healthy, requests_per_second=None),
+            },
+        )
         assert again.success
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from raw.pmu_programme where race_date = '2025-11-05'")

@@ -49,8 +49,11 @@ def warehouse_snapshot(db_url: str) -> dict[str, list[tuple]]:
         )
         tables = [t for t in cur.fetchall() if t not in RUN_LOGS]
         for schema, name in tables:
-            cur.execute(psycopg2.sql.SQL("select t::text from {}.{} as t")
-                        .format(psycopg2.sql.Identifier(schema), psycopg2.sql.Identifier(name)))
+            cur.execute(
+                psycopg2.sql.SQL("select t::text from {}.{} as t").format(
+                    psycopg2.sql.Identifier(schema), psycopg2.sql.Identifier(name)
+                )
+            )
             snapshot[f"{schema}.{name}"] = sorted(row[0] for row in cur.fetchall())
     return snapshot
 
@@ -69,12 +72,14 @@ def test_one_day_twice_gives_an_identical_warehouse(db_url, shared_pmu, replay_s
     base_url = replay_server(shared_pmu / "replay")
     resources = _resources(db_url, base_url)
     with dg.instance_for_test() as instance:
-        first = dg.materialize(_all_assets_and_checks(), partition_key="2025-11-05", resources=resources,
-                               instance=instance)
+        first = dg.materialize(
+            _all_assets_and_checks(), partition_key="2025-11-05", resources=resources, instance=instance
+        )
         assert first.success
         after_first = warehouse_snapshot(db_url)
-        second = dg.materialize(_all_assets_and_checks(), partition_key="2025-11-05", resources=resources,
-                                instance=instance)
+        second = dg.materialize(
+            _all_assets_and_checks(), partition_key="2025-11-05", resources=resources, instance=instance
+        )
         assert second.success
         after_second = warehouse_snapshot(db_url)
 
@@ -113,8 +118,11 @@ def test_one_day_twice_gives_an_identical_warehouse(db_url, shared_pmu, replay_s
 unthrottled_defs = dg.Definitions(
     assets=orchestration.defs.assets,
     asset_checks=orchestration.defs.asset_checks,
-    resources={**orchestration.defs.resources, "postgres": PostgresResource(),
-               "pmu_api": PmuApiResource(requests_per_second=None)},
+    resources={
+        **orchestration.defs.resources,
+        "postgres": PostgresResource(),
+        "pmu_api": PmuApiResource(requests_per_second=None),
+    },
     executor=dg.in_process_executor,
 )
 
@@ -131,42 +139,68 @@ def test_three_day_backfill_is_one_run(db_url, shared_pmu, replay_server, monkey
     monkeypatch.setenv("PMU_API_BASE_URL", replay_server(shared_pmu / "history" / "morning"))
     days = ["2025-11-05", "2025-11-06", "2025-11-07"]
     origin = InProcessCodeLocationOrigin(
-        loadable_target_origin=LoadableTargetOrigin(python_file=__file__, attribute="unthrottled_defs",
-                                                    working_directory=os.getcwd()),
-        location_name="pmu_test")
+        loadable_target_origin=LoadableTargetOrigin(
+            python_file=__file__, attribute="unthrottled_defs", working_directory=os.getcwd()
+        ),
+        location_name="pmu_test",
+    )
     launch_now = {
-        "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher",
-                         "class": "SyncInMemoryRunLauncher"},
+        "run_launcher": {
+            "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+            "class": "SyncInMemoryRunLauncher",
+        },
         "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
     }
-    with dg.instance_for_test(overrides=launch_now) as instance, \
-            create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), instance) as workspace:
+    with (
+        dg.instance_for_test(overrides=launch_now) as instance,
+        create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), instance) as workspace,
+    ):
         graph = workspace.create_request_context().asset_graph
-        partitioned = [k for k in graph.get_all_asset_keys()
-                       if graph.get(k).is_materializable and graph.get(k).partitions_def is not None]
+        partitioned = [
+            k
+            for k in graph.get_all_asset_keys()
+            if graph.get(k).is_materializable and graph.get(k).partitions_def is not None
+        ]
         assert all(graph.get(k).backfill_policy == dg.BackfillPolicy.single_run() for k in partitioned)
         backfill = PartitionBackfill.from_asset_partitions(
-            backfill_id="three_days", asset_graph=graph, partition_names=days, asset_selection=partitioned,
-            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
-            title=None, description=None, run_config=None)
+            backfill_id="three_days",
+            asset_graph=graph,
+            partition_names=days,
+            asset_selection=partitioned,
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title=None,
+            description=None,
+            run_config=None,
+        )
         instance.add_backfill(backfill)
         for _ in range(3):  # the daemon's ticks: plan and launch, then see the run finished
             list(execute_backfill_iteration(workspace, logging.getLogger("test_backfill")))
         runs = instance.get_runs()
         assert len(runs) == 1
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS
-        assert (runs[0].tags["dagster/asset_partition_range_start"],
-                runs[0].tags["dagster/asset_partition_range_end"]) == (days[0], days[-1])
+        assert (
+            runs[0].tags["dagster/asset_partition_range_start"],
+            runs[0].tags["dagster/asset_partition_range_end"],
+        ) == (days[0], days[-1])
         assert instance.get_backfill("three_days").status == BulkActionStatus.COMPLETED_SUCCESS
 
     for day in days:
         folder = shared_pmu / "history" / "morning" / date.fromisoformat(day).strftime("%d%m%Y")
         expected = len(list(folder.glob("R*/C*/participants.json")))
-        got = _count(db_url, "select count(distinct (meeting_num, race_num)) from raw.pmu_participants"
-                     " where race_date = %s", (day,))
+        got = _count(
+            db_url,
+            "select count(distinct (meeting_num, race_num)) from raw.pmu_participants where race_date = %s",
+            (day,),
+        )
         assert got == expected > 0
-        if _count(db_url, "select count(*) from information_schema.tables"
-                  " where table_schema = 'marts' and table_name = 'race'"):
+        if _count(
+            db_url,
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'marts' and table_name = 'race'",
+        ):
             programme = json.loads((folder.parent / f"{folder.name}.json").read_text())
             races = sum(len(m["courses"]) for m in programme["programme"]["reunions"])
             assert _count(db_url, "select count(*) from marts.race where race_date = %s", (day,)) == races

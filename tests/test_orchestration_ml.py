@@ -34,6 +34,7 @@ LAST = START + dt.timedelta(days=DAYS - 1)
 
 # --- pure helpers ---------------------------------------------------------------------------------
 
+
 def _races(rng, n_races: int, p_of):
     """Races of 8 runners whose winner is drawn from the true probabilities; p_of maps the truth
     to what a model would publish."""
@@ -76,14 +77,22 @@ def test_calibration_verdict_does_not_judge_too_few_races():
 
 def test_moved_races_are_changed_odds_new_snapshots_changed_fields_and_unscored_races():
     t0, t1 = pd.Timestamp("2025-03-03 10:00", tz="UTC"), pd.Timestamp("2025-03-03 10:05", tz="UTC")
-    scored = pd.DataFrame({"race_id": ["A", "A", "B", "B", "C", "C", "D", "D"],
-                           "num_pmu": [1, 2, 1, 2, 1, 2, 1, 2],
-                           "market_odds": [2.5, 4.0, 3.0, 3.0, 5.0, 1.5, np.nan, np.nan],
-                           "market_served_at": [t0, t0, t0, t0, t0, t0, pd.NaT, pd.NaT]})
-    current = pd.DataFrame({"race_id": ["A", "A", "B", "B", "C", "D", "D", "E"],
-                            "num_pmu": [1, 2, 1, 2, 1, 1, 2, 1],
-                            "mkt_odds": [2.5, 4.0, 3.0, 3.2, 5.0, np.nan, np.nan, 2.0],
-                            "mkt_served_at": [t0, t0, t0, t1, t0, pd.NaT, pd.NaT, t1]})
+    scored = pd.DataFrame(
+        {
+            "race_id": ["A", "A", "B", "B", "C", "C", "D", "D"],
+            "num_pmu": [1, 2, 1, 2, 1, 2, 1, 2],
+            "market_odds": [2.5, 4.0, 3.0, 3.0, 5.0, 1.5, np.nan, np.nan],
+            "market_served_at": [t0, t0, t0, t0, t0, t0, pd.NaT, pd.NaT],
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "race_id": ["A", "A", "B", "B", "C", "D", "D", "E"],
+            "num_pmu": [1, 2, 1, 2, 1, 1, 2, 1],
+            "mkt_odds": [2.5, 4.0, 3.0, 3.2, 5.0, np.nan, np.nan, 2.0],
+            "mkt_served_at": [t0, t0, t0, t1, t0, pd.NaT, pd.NaT, t1],
+        }
+    )
     # A unchanged; B's odds moved; C lost a runner (withdrawn); D unpriced both times; E never scored
     assert moved_races(current, scored) == ["B", "C", "E"]
     assert moved_races(current, scored.iloc[:0]) == ["A", "B", "C", "D", "E"]
@@ -97,6 +106,7 @@ def test_promotion_rule():
 
 
 # --- definitions ----------------------------------------------------------------------------------
+
 
 def test_lineage_reads_raw_to_features_to_model_to_predictions_and_jobs_score_after_dbt():
     defs = orchestration.defs
@@ -122,6 +132,7 @@ def test_lineage_reads_raw_to_features_to_model_to_predictions_and_jobs_score_af
 
 
 # --- in-process, on a synthetic warehouse ----------------------------------------------------------
+
 
 def _rows(db_url: str, query: str, params: tuple = ()) -> list[tuple]:
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
@@ -154,10 +165,14 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
     with dg.instance_for_test() as instance:
         # no production model yet: the step succeeds (the marts downstream of its key still build)
         # and every_race_scored fails, saying why
-        unscored = dg.materialize([predictions], partition_key=LAST.isoformat(), resources=resources,
-                                  instance=instance)
+        unscored = dg.materialize(
+            [predictions], partition_key=LAST.isoformat(), resources=resources, instance=instance
+        )
         assert unscored.success and _checks(unscored) == {
-            "probabilities_sum_to_one": True, "every_race_scored": False, "calibrated_last_30_days": True}
+            "probabilities_sum_to_one": True,
+            "every_race_scored": False,
+            "calibrated_last_30_days": True,
+        }
         assert "production model" in _check_metadata(unscored, "every_race_scored")["reason"]
         assert _check_metadata(unscored, "every_race_scored")["races_to_score"] > 0
         assert _rows(db_url, "select count(*) from modeling.predictions")[0][0] == 0
@@ -165,14 +180,26 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         # train (promoted: the first model of its name), evaluate, and score the 7 days after the
         # training window in one single-run backfill
         trained = dg.materialize(
-            [model, evaluation, predictions], resources=resources, instance=instance,
-            tags={"dagster/asset_partition_range_start": scored_days[0].isoformat(),
-                  "dagster/asset_partition_range_end": scored_days[1].isoformat()},
-            run_config={"ops": {
-                "modeling__model": {"config": {"end": TRAIN_END.isoformat(), "n_folds": 3}},
-                "modeling__evaluation": {"config": {"min_train_days": 16, "test_days": 4, "n_boot": 200,
-                                                    "truth_dir": str(root / "truth")}},
-            }},
+            [model, evaluation, predictions],
+            resources=resources,
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": scored_days[0].isoformat(),
+                "dagster/asset_partition_range_end": scored_days[1].isoformat(),
+            },
+            run_config={
+                "ops": {
+                    "modeling__model": {"config": {"end": TRAIN_END.isoformat(), "n_folds": 3}},
+                    "modeling__evaluation": {
+                        "config": {
+                            "min_train_days": 16,
+                            "test_days": 4,
+                            "n_boot": 200,
+                            "truth_dir": str(root / "truth"),
+                        }
+                    },
+                }
+            },
         )
         assert trained.success
         models = _rows(db_url, "select id, name, version, status, train_end from modeling.models")
@@ -180,8 +207,10 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         model_id, name, version, status, train_end = models[0]
         assert (name, version, status, train_end) == ("win_lgbm", 1, "production", TRAIN_END)
 
-        meta = {m.asset_key: m.materialization.metadata for m in
-                (e for e in trained.get_asset_materialization_events())}
+        meta = {
+            m.asset_key: m.materialization.metadata
+            for m in (e for e in trained.get_asset_materialization_events())
+        }
         assert meta[MODEL_KEY]["model"].value == "win_lgbm@1"
         assert meta[MODEL_KEY]["feature_count"].value == len(meta[MODEL_KEY]["features"].value) > 5
         assert "data:image/png;base64," in meta[MODEL_KEY]["feature_importance"].value
@@ -191,26 +220,47 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         assert int(stored) == meta[EVALUATION_KEY]["held_out_races"].value
 
         # predictions for every race of the scored days that has runners, each race summing to 1
-        expected = {r[0] for r in _rows(
-            db_url, "select distinct race_id from marts.race_participant where race_date between %s and %s",
-            scored_days)}
-        sums = dict(_rows(db_url, "select race_id, sum(probability) from modeling.predictions"
-                                  " where model_id = %s group by race_id", (model_id,)))
+        expected = {
+            r[0]
+            for r in _rows(
+                db_url,
+                "select distinct race_id from marts.race_participant where race_date between %s and %s",
+                scored_days,
+            )
+        }
+        sums = dict(
+            _rows(
+                db_url,
+                "select race_id, sum(probability) from modeling.predictions"
+                " where model_id = %s group by race_id",
+                (model_id,),
+            )
+        )
         assert set(sums) == expected and len(expected) > 100
         np.testing.assert_allclose(list(sums.values()), 1.0, atol=1e-9)
         assert meta[PREDICTIONS_KEY]["days"].value == 7
-        assert _checks(trained) == {"probabilities_sum_to_one": True, "every_race_scored": True,
-                                    "calibrated_last_30_days": True}
+        assert _checks(trained) == {
+            "probabilities_sum_to_one": True,
+            "every_race_scored": True,
+            "calibrated_last_30_days": True,
+        }
         calibration = _check_metadata(trained, "calibrated_last_30_days")
         assert calibration["decided_races"] == len(expected)  # judged on the out-of-sample days
         assert calibration["verdict"] == "within bounds"
 
         # scoring the last day again (the morning run's step alone) leaves the same rows
-        query = ("select race_id, num_pmu, probability, rank, market_odds, edge from modeling.predictions"
-                 " where race_date = %s order by 1, 2")
+        query = (
+            "select race_id, num_pmu, probability, rank, market_odds, edge from modeling.predictions"
+            " where race_date = %s order by 1, 2"
+        )
         before = _rows(db_url, query, (LAST,))
-        again = dg.materialize([predictions], partition_key=LAST.isoformat(), resources=resources,
-                               instance=instance, selection=[PREDICTIONS_KEY])
+        again = dg.materialize(
+            [predictions],
+            partition_key=LAST.isoformat(),
+            resources=resources,
+            instance=instance,
+            selection=[PREDICTIONS_KEY],
+        )
         assert again.success and _rows(db_url, query, (LAST,)) == before
         assert all(_checks(again).values())
 
@@ -218,22 +268,43 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         # that race only
         race_id, num_pmu = before[0][0], before[0][1]
         with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-            cur.execute("update marts.feat_runner_pre_race set mkt_odds = mkt_odds * 2,"
-                        " mkt_served_at = mkt_served_at + interval '5 minutes'"
-                        " where race_id = %s and num_pmu = %s", (race_id, num_pmu))
-        stamps = dict(_rows(db_url, "select race_id, max(scored_at) from modeling.predictions"
-                                    " where race_date = %s group by 1", (LAST,)))
+            cur.execute(
+                "update marts.feat_runner_pre_race set mkt_odds = mkt_odds * 2,"
+                " mkt_served_at = mkt_served_at + interval '5 minutes'"
+                " where race_id = %s and num_pmu = %s",
+                (race_id, num_pmu),
+            )
+        stamps = dict(
+            _rows(
+                db_url,
+                "select race_id, max(scored_at) from modeling.predictions where race_date = %s group by 1",
+                (LAST,),
+            )
+        )
         odds_run = dg.materialize(
-            [predictions], partition_key=LAST.isoformat(), resources=resources, instance=instance,
-            run_config=ODDS_RUN_CONFIG)
+            [predictions],
+            partition_key=LAST.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=ODDS_RUN_CONFIG,
+        )
         assert odds_run.success
-        after = dict(_rows(db_url, "select race_id, max(scored_at) from modeling.predictions"
-                                   " where race_date = %s group by 1", (LAST,)))
+        after = dict(
+            _rows(
+                db_url,
+                "select race_id, max(scored_at) from modeling.predictions where race_date = %s group by 1",
+                (LAST,),
+            )
+        )
         assert [race for race in after if after[race] != stamps[race]] == [race_id]
         odds_meta = odds_run.get_asset_materialization_events()[0].materialization.metadata
         assert odds_meta["races_scored"].value == 1
-        changed = _rows(db_url, "select market_odds from modeling.predictions where race_date = %s"
-                                " and race_id = %s and num_pmu = %s", (LAST, race_id, num_pmu))[0][0]
+        changed = _rows(
+            db_url,
+            "select market_odds from modeling.predictions where race_date = %s"
+            " and race_id = %s and num_pmu = %s",
+            (LAST, race_id, num_pmu),
+        )[0][0]
         assert changed == pytest.approx(2 * before[0][4])
         assert all(_checks(odds_run).values())
 
@@ -253,14 +324,19 @@ def test_odds_sensor_requests_carry_the_moved_races_config_valid_for_its_job(db_
             """insert into raw.pmu_programme (race_date, client, url, http_status, fetched_at, served_at,
                                               body_sha256, extractor_version, body)
                values (%s, 1, 'programme', 200, now(), %s, repeat('0', 64), 'test', %s)""",
-            (day, dt.datetime(2025, 11, 5, 8, 0, tzinfo=dt.UTC),
-             psycopg2.extras.Json(json.loads((shared_pmu / "replay" / "05112025.json").read_text()))))
+            (
+                day,
+                dt.datetime(2025, 11, 5, 8, 0, tzinfo=dt.UTC),
+                psycopg2.extras.Json(json.loads((shared_pmu / "replay" / "05112025.json").read_text())),
+            ),
+        )
     monkeypatch.setattr(automation, "current_time", lambda: dt.datetime(2025, 11, 5, 9, 0, tzinfo=dt.UTC))
     repository = orchestration.defs.get_repository_def()
     sensor = repository.get_sensor_def("pre_race_odds_sensor")
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, repository_def=repository,
-                                          resources={"postgres": PostgresResource(url=db_url)})
+        context = dg.build_sensor_context(
+            instance=instance, repository_def=repository, resources={"postgres": PostgresResource(url=db_url)}
+        )
         requests = sensor.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2025-11-05"]
     assert requests[0].run_config == ODDS_RUN_CONFIG

@@ -35,8 +35,9 @@ def test_client_number_and_query_do_not_change_the_file(tmp_path, replay_server)
     _write_day(tmp_path)
     base = replay_server(tmp_path)
     one = requests.get(f"{base}/rest/client/1/programme/05112025", timeout=5).content
-    seven = requests.get(f"{base}/rest/client/7/programme/05112025?specialisation=INTERNET",
-                         timeout=5).content
+    seven = requests.get(
+        f"{base}/rest/client/7/programme/05112025?specialisation=INTERNET", timeout=5
+    ).content
     assert one == seven == (tmp_path / "05112025.json").read_bytes()
 
 
@@ -61,8 +62,9 @@ def test_date_header_is_now_without_capture_file(tmp_path, replay_server):
 
     _write_day(tmp_path)
     base = replay_server(tmp_path)
-    served = parsedate_to_datetime(requests.get(f"{base}/rest/client/1/programme/05112025", timeout=5)
-                                   .headers["Date"])
+    served = parsedate_to_datetime(
+        requests.get(f"{base}/rest/client/1/programme/05112025", timeout=5).headers["Date"]
+    )
     assert abs((datetime.now(UTC) - served).total_seconds()) < 60
 
 
@@ -115,8 +117,11 @@ def test_unknown_fault_kind_is_refused():
 
 def test_cli_runs_a_real_server_process(tmp_path):
     _write_day(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(tmp_path),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(tmp_path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         first_line = proc.stdout.readline()
         base = first_line.split(" on ", 1)[1].split(" serving", 1)[0]

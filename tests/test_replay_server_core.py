@@ -65,9 +65,17 @@ def test_pipelined_requests_are_answered_in_order(tmp_path):
     programme = (tmp_path / "05112025.json").read_bytes()
     with ReplayServerThread(tmp_path) as server:
         sock = socket.create_connection(server.httpd.server_address[:2], timeout=5)
-        sock.sendall(b"".join(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for path in
-                              (f"{API}/05112025", f"{API}/05112025/R9/C9/rapports-definitifs", "/elsewhere",
-                               f"{API}/05112025")))
+        sock.sendall(
+            b"".join(
+                f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                for path in (
+                    f"{API}/05112025",
+                    f"{API}/05112025/R9/C9/rapports-definitifs",
+                    "/elsewhere",
+                    f"{API}/05112025",
+                )
+            )
+        )
         reader = sock.makefile("rb")
         answers = [_read_answer(reader) for _ in range(4)]
         sock.close()
@@ -130,8 +138,10 @@ def test_non_api_paths_are_404_and_other_methods_501(tmp_path):
 def test_connection_close_and_http_1_0_end_the_connection(tmp_path):
     _write_day(tmp_path)
     with ReplayServerThread(tmp_path) as server:
-        for request in (f"GET {API}/05112025 HTTP/1.1\r\nConnection: close\r\n\r\n",
-                        f"GET {API}/05112025 HTTP/1.0\r\n\r\n"):
+        for request in (
+            f"GET {API}/05112025 HTTP/1.1\r\nConnection: close\r\n\r\n",
+            f"GET {API}/05112025 HTTP/1.0\r\n\r\n",
+        ):
             sock = socket.create_connection(server.httpd.server_address[:2], timeout=5)
             sock.sendall(request.encode())
             reader = sock.makefile("rb")

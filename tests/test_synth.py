@@ -184,9 +184,11 @@ def _final_market(days):
     for day, reunion, course in _races(days):
         if "ordreArrivee" not in course:
             continue
-        odds = {p["numPmu"]: p["dernierRapportDirect"]["rapport"]
-                for p in _participants(days, day, reunion, course)
-                if p["statut"] == "PARTANT" and "dernierRapportDirect" in p}
+        odds = {
+            p["numPmu"]: p["dernierRapportDirect"]["rapport"]
+            for p in _participants(days, day, reunion, course)
+            if p["statut"] == "PARTANT" and "dernierRapportDirect" in p
+        }
         yield odds, truth[_race_id(day, reunion, course)], course["ordreArrivee"][0]
 
 
@@ -230,8 +232,11 @@ def test_simple_gagnant_dividend_matches_the_final_odds(days):
         path = days / _key(day) / f"R{reunion['numOfficiel']}" / f"C{course['numOrdre']}"
         rapports = {b["typePari"]: b for b in _load(path / "rapports-definitifs.json")}
         winner = course["ordreArrivee"][0][0]
-        odds = {p["numPmu"]: p["dernierRapportDirect"]["rapport"] for p in _participants(
-            days, day, reunion, course) if "dernierRapportDirect" in p and p["statut"] == "PARTANT"}
+        odds = {
+            p["numPmu"]: p["dernierRapportDirect"]["rapport"]
+            for p in _participants(days, day, reunion, course)
+            if "dernierRapportDirect" in p and p["statut"] == "PARTANT"
+        }
         row = rapports["SIMPLE_GAGNANT"]["rapports"][0]
         assert row["combinaison"] == str(winner)
         assert row["dividendePourUnEuro"] % 10 == 0
@@ -253,8 +258,13 @@ def test_morning_snapshot_knows_nothing_of_the_results(days):
         capture_ms = captured[_key(day)].timestamp() * 1000
         assert course["heureDepart"] > capture_ms
         for p in _participants(morning, day, reunion, course):
-            for post_race in ("ordreArrivee", "tempsObtenu", "reductionKilometrique",
-                              "commentaireApresCourse", "distanceChevalPrecedent"):
+            for post_race in (
+                "ordreArrivee",
+                "tempsObtenu",
+                "reductionKilometrique",
+                "commentaireApresCourse",
+                "distanceChevalPrecedent",
+            ):
                 assert post_race not in p
             assert p.get("incident") in (None, "NON_PARTANT")
             for key in ("dernierRapportDirect", "dernierRapportReference"):
@@ -304,8 +314,18 @@ def test_variety_of_disciplines_meetings_and_bets(days):
                 libelles.update(r["libelle"] for r in bet["rapports"])
     assert disciplines == {"ATTELE", "MONTE", "PLAT", "HAIE", "STEEPLECHASE", "CROSS"}
     assert "FRA" in countries and len(countries) >= 4
-    assert {"SIMPLE_GAGNANT", "SIMPLE_PLACE", "COUPLE_GAGNANT", "COUPLE_PLACE", "DEUX_SUR_QUATRE", "TRIO",
-            "MULTI", "TIERCE", "QUARTE_PLUS", "QUINTE_PLUS"} <= bets
+    assert {
+        "SIMPLE_GAGNANT",
+        "SIMPLE_PLACE",
+        "COUPLE_GAGNANT",
+        "COUPLE_PLACE",
+        "DEUX_SUR_QUATRE",
+        "TRIO",
+        "MULTI",
+        "TIERCE",
+        "QUARTE_PLUS",
+        "QUINTE_PLUS",
+    } <= bets
     assert {"Ordre", "Désordre", "Bonus 4sur5", "Multi en 7"} <= libelles
 
 
@@ -318,8 +338,10 @@ def test_past_performances_musique_and_earnings_follow_the_simulated_history(day
     for day, reunion, course in _races(days):
         runners = _participants(days, day, reunion, course)
         race_dir = days / _key(day) / f"R{reunion['numOfficiel']}" / f"C{course['numOrdre']}"
-        perfs = {p["numPmu"]: p for p in _load(race_dir / "performances-detaillees" / "pretty.json")[
-            "participants"]}
+        perfs = {
+            p["numPmu"]: p
+            for p in _load(race_dir / "performances-detaillees" / "pretty.json")["participants"]
+        }
         for p in runners:
             before = last_seen.get(p["nom"])
             past = perfs[p["numPmu"]]["coursesCourues"]
@@ -338,8 +360,9 @@ def test_past_performances_musique_and_earnings_follow_the_simulated_history(day
                     assert len(me) == 1 and me[0]["nomCheval"] == p["nom"]
                     assert me[0]["place"]["place"] == prev_p.get("ordreArrivee")
                     assert p["nombreCourses"] == prev_p["nombreCourses"] + 1
-                    gained = (p["gainsParticipant"]["gainsCarriere"]
-                              - prev_p["gainsParticipant"]["gainsCarriere"])
+                    gained = (
+                        p["gainsParticipant"]["gainsCarriere"] - prev_p["gainsParticipant"]["gainsCarriere"]
+                    )
                     place = prev_p.get("ordreArrivee")
                     assert (gained > 0) == (place is not None and place <= 5)
                     code = p["musique"][0]
@@ -370,7 +393,8 @@ def test_units_and_paris_time(days):
             if "reductionKilometrique" in p:
                 assert 60_000 < p["reductionKilometrique"] < 100_000  # ms per km
                 assert p["tempsObtenu"] == pytest.approx(
-                    p["reductionKilometrique"] * p["handicapDistance"] / 1000, rel=0.01)
+                    p["reductionKilometrique"] * p["handicapDistance"] / 1000, rel=0.01
+                )
     # the day of the October change is 25 hours long: offsets differ on either side
     before = _load(days / "25102025.json")["programme"]["timezoneOffset"]
     after = _load(days / "27102025.json")["programme"]["timezoneOffset"]
@@ -380,8 +404,23 @@ def test_units_and_paris_time(days):
 # ---------------------------------------------------------------------------- CLI and replay
 def test_cli_writes_days_and_rejects_bad_input(tmp_path, capsys):
     out = tmp_path / "cli"
-    code = pmu_main(["synth", "--start", "2025-06-01", "--days", "2", "--out", str(out), "--seed", "3",
-                     "--meetings-per-day", "2", "--burn-in-days", "5"])
+    code = pmu_main(
+        [
+            "synth",
+            "--start",
+            "2025-06-01",
+            "--days",
+            "2",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--meetings-per-day",
+            "2",
+            "--burn-in-days",
+            "5",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["days"] == 2 and summary["races"] > 0

@@ -42,8 +42,15 @@ def synthetic(tmp_path_factory) -> Path:
 def test_key_paths_and_types_are_derived_per_position():
     body = {"a": [{"b": 1}, {"b": None, "c": "x"}], "d": 1.5, "e": {"f": [[1, 2]]}}
     assert key_paths(body) == {
-        "$": {"dict"}, "$.a": {"list"}, "$.a[]": {"dict"}, "$.a[].b": {"int", "null"},
-        "$.a[].c": {"str"}, "$.d": {"float"}, "$.e": {"dict"}, "$.e.f": {"list"}, "$.e.f[]": {"list"},
+        "$": {"dict"},
+        "$.a": {"list"},
+        "$.a[]": {"dict"},
+        "$.a[].b": {"int", "null"},
+        "$.a[].c": {"str"},
+        "$.d": {"float"},
+        "$.e": {"dict"},
+        "$.e.f": {"list"},
+        "$.e.f[]": {"list"},
         "$.e.f[][]": {"int"},
     }
 
@@ -83,18 +90,31 @@ def test_synthetic_bodies_cover_most_of_the_real_core_paths(real_schemas, synthe
             key_paths(json.loads(path.read_text(encoding="utf-8")), schema)
         synthetic_paths[endpoint] = set(schema)
     core = {
-        "programme": ["$.programme.reunions[].courses[].ordreArrivee[][]", "$.programme.reunions[].pays.code",
-                      "$.programme.reunions[].courses[].heureDepart",
-                      "$.programme.reunions[].courses[].penetrometre.valeurMesure",
-                      "$.programme.reunions[].courses[].incidents[].numeroParticipants[]"],
-        "participants": ["$.participants[].dernierRapportDirect.rapport", "$.participants[].musique",
-                         "$.participants[].gainsParticipant.gainsCarriere", "$.participants[].idCheval",
-                         "$.participants[].reductionKilometrique", "$.participants[].handicapValeur",
-                         "$.participants[].distanceChevalPrecedent.identifiant"],
-        "performances": ["$.participants[].coursesCourues[].participants[].place.statusArrivee",
-                         "$.participants[].coursesCourues[].tempsDuPremier"],
-        "rapports": ["$[].rapports[].dividendePourUnEuro", "$[].rapports[].combinaison",
-                     "$[].rapports[].libelle"],
+        "programme": [
+            "$.programme.reunions[].courses[].ordreArrivee[][]",
+            "$.programme.reunions[].pays.code",
+            "$.programme.reunions[].courses[].heureDepart",
+            "$.programme.reunions[].courses[].penetrometre.valeurMesure",
+            "$.programme.reunions[].courses[].incidents[].numeroParticipants[]",
+        ],
+        "participants": [
+            "$.participants[].dernierRapportDirect.rapport",
+            "$.participants[].musique",
+            "$.participants[].gainsParticipant.gainsCarriere",
+            "$.participants[].idCheval",
+            "$.participants[].reductionKilometrique",
+            "$.participants[].handicapValeur",
+            "$.participants[].distanceChevalPrecedent.identifiant",
+        ],
+        "performances": [
+            "$.participants[].coursesCourues[].participants[].place.statusArrivee",
+            "$.participants[].coursesCourues[].tempsDuPremier",
+        ],
+        "rapports": [
+            "$[].rapports[].dividendePourUnEuro",
+            "$[].rapports[].combinaison",
+            "$[].rapports[].libelle",
+        ],
     }
     for endpoint, paths in core.items():
         for path in paths:
