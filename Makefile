@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format ui bench dbt-parse db-stop clean
+.PHONY: install demo test test-fast lint format ui bench dbt-parse db-stop clean
 
 # The venv is (re)built when missing or when the dependencies change.
 $(STAMP): pyproject.toml
@@ -25,13 +25,17 @@ demo:
 dbt-parse: install
 	cd dbt_project && PMU_PGHOST=$${PMU_PGHOST:-/nonexistent} ../$(BIN)/dbt parse --profiles-dir . --quiet
 
-test: install dbt-parse
-	$(BIN)/ruff check .
+test: lint dbt-parse
 	$(BIN)/pytest
+
+# The fast tier: everything but the end-to-end tests marked slow (they build whole warehouses).
+test-fast: lint dbt-parse
+	$(BIN)/pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/sqlfluff lint dbt_project/models --dialect postgres
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -41,7 +45,7 @@ ui: install
 	$(BIN)/pmu ui
 
 bench: install
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 db-stop: install
 	$(BIN)/pmu db stop

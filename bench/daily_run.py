@@ -25,60 +25,32 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-import psycopg2
+import _common
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from extract.client import ClientConfig, PmuClient
+from extract.ingest import ingest_day
+from pipeline.build import window_vars
+from pmu_core import db
+from pmu_core.facts import ENDPOINT_NAMES, api_path, day_code
+from pmu_core.programme import programme_races
+from pmu_core.settings import PROJECT_ROOT
 
-from extract.client import ClientConfig, PmuClient  # noqa: E402
-from extract.endpoints import ENDPOINTS, api_path, races_in_programme  # noqa: E402
-from extract.ingest import ingest_day  # noqa: E402
-from pmu_core import db  # noqa: E402
-from pmu_core.settings import shared_pmu_dir  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results" / "daily_run.json"
 POLITE_RPS = ClientConfig(base_url="").requests_per_second
 
-# The stock replay server sends headers and body in two writes: with Nagle on, each body waits for
-# the client's delayed ACK (~40 ms), a stall the live API does not have. Same fix as bench/landing.py.
-_NODELAY_SERVER = (
-    "import sys; from pmu_core.replay_server import ReplayHandler; "
-    "ReplayHandler.disable_nagle_algorithm = True; "
-    "from pmu_cli.main import main; sys.exit(main(sys.argv[1:]))"
-)
 
-
-def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _NODELAY_SERVER, "replay-server", "--root", str(root), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    first_line = proc.stdout.readline()
-    return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
-
-
-def fresh_database(server_url: str, admin) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
-    return url
-
-
-def time_fetch(config: ClientConfig, day: date, root: Path) -> tuple[float, int, int]:
+def time_fetch(config: ClientConfig, day: date) -> tuple[float, int, int]:
     """Seconds, requests and bytes of every GET of the day (programme first: it lists the races)."""
     with PmuClient(config) as client:
         started = time.perf_counter()
         programme = client.fetch(api_path("programme", day))
-        races = races_in_programme(json.loads(programme.body))
+        races = programme_races(json.loads(programme.body))
         items = [
-            (api_path(endpoint, day, r.meeting, r.race), None) for endpoint in ENDPOINTS[1:] for r in races
+            (api_path(endpoint, day, r.meeting_num, r.race_num), None)
+            for endpoint in ENDPOINT_NAMES[1:]
+            for r in races
         ]
         results = client.fetch_many(items)
         seconds = time.perf_counter() - started
@@ -92,9 +64,8 @@ def time_dbt(url: str, day: date) -> float:
     """`dbt build` of the day's window in a fresh target folder: a new window's vars void dbt's
     partial parse anyway, so each daily run (direct or from Dagster) parses the project in full."""
     dbt = Path(sys.executable).parent / "dbt"
-    window = {"start_date": day.isoformat(), "end_date": (day + timedelta(days=1)).isoformat()}
     env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    target = ROOT / "dbt_project" / "target" / f"bench_daily_run_{uuid.uuid4().hex[:8]}"
+    target = PROJECT_ROOT / "dbt_project" / "target" / f"bench_daily_run_{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     subprocess.run(
         [
@@ -103,14 +74,14 @@ def time_dbt(url: str, day: date) -> float:
             "--exclude-resource-type",
             "unit_test",
             "--vars",
-            json.dumps(window),
+            json.dumps(window_vars(day, day)),
             "--profiles-dir",
             ".",
             "--quiet",
             "--target-path",
             str(target),
         ],
-        cwd=ROOT / "dbt_project",
+        cwd=PROJECT_ROOT / "dbt_project",
         env=env,
         check=True,
     )
@@ -164,43 +135,24 @@ def main() -> int:
     parser.add_argument("--day", default="2025-11-16", help="a day of ../shared/pmu/replay (YYYY-MM-DD)")
     args = parser.parse_args()
     day = date.fromisoformat(args.day)
-    root = shared_pmu_dir() / "replay"
-    if not (root / f"{day:%d%m%Y}.json").is_file():
+    root = _common.shared_recordings("replay", "daily_run")
+    if not (root / f"{day_code(day)}.json").is_file():
         print(f"bench/daily_run: no recording of {day} under {root} (set PMU_SHARED_DIR)", file=sys.stderr)
         return 1
-    server_url = db.database_url()
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    proc, base_url = start_replay_server(root)
-    databases = []
-    try:
-        config = ClientConfig(base_url=base_url, requests_per_second=None)
-        direct_url = fresh_database(server_url, admin)
-        databases.append(direct_url)
-        fetch_s, requests, size = time_fetch(config, day, root)
-        started = time.perf_counter()
-        report = ingest_day(day, config=config, db_url=direct_url)
-        ingest_s = time.perf_counter() - started
-        if report.failed:
-            raise RuntimeError(f"ingest failed: {report.failed[:3]}")
-        dbt_s = time_dbt(direct_url, day)
+    # the replay server in its own process: the fetch is timed without serving in this process
+    with _common.replay_server_process(root) as server:
+        config = ClientConfig(base_url=server.base_url, requests_per_second=None)
+        with _common.scratch_database() as direct_url:
+            fetch_s, requests, size = time_fetch(config, day)
+            started = time.perf_counter()
+            report = ingest_day(day, config=config, db_url=direct_url)
+            ingest_s = time.perf_counter() - started
+            if report.failed:
+                raise RuntimeError(f"ingest failed: {report.failed[:3]}")
+            dbt_s = time_dbt(direct_url, day)
         direct_s = fetch_s + max(ingest_s - fetch_s, 0.0) + dbt_s
-
-        dagster_url = fresh_database(server_url, admin)
-        databases.append(dagster_url)
-        dagster_s, dagster_steps, dagster_by_step = time_dagster(dagster_url, base_url, day)
-    finally:
-        proc.terminate()
-        proc.wait()
-        with admin.cursor() as cur:
-            for url in databases:
-                name = db.connection_params(url)["dbname"]
-                cur.execute(
-                    psycopg2.sql.SQL("drop database if exists {} with (force)").format(
-                        psycopg2.sql.Identifier(name)
-                    )
-                )
-        admin.close()
+        with _common.scratch_database() as dagster_url:
+            dagster_s, dagster_steps, dagster_by_step = time_dagster(dagster_url, server.base_url, day)
 
     figures = {
         "day": day.isoformat(),
@@ -220,14 +172,14 @@ def main() -> int:
         "polite_fetch_floor_s": round(requests / POLITE_RPS, 1) if POLITE_RPS else None,
         "cpu_count": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     d = figures["direct_s"]
-    print(
+    _common.write_results(
+        "daily_run",
+        figures,
         f"daily_run {day}: {report.races} races, {requests} requests, {figures['mb_fetched']} MB; direct "
         f"{d['total']}s (fetch {d['fetch']}s, land {d['land']}s, dbt {d['dbt']}s); "
         f"Dagster {dagster_s:.1f}s (steps {dagster_steps}); ratio {figures['ratio']}x; "
-        f"at {POLITE_RPS} req/s the fetch alone takes {figures['polite_fetch_floor_s']}s"
+        f"at {POLITE_RPS} req/s the fetch alone takes {figures['polite_fetch_floor_s']}s",
     )
     return 0
 

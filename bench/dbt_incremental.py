@@ -25,17 +25,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg2
+import _common
 
-from extract.client import ClientConfig
-from extract.ingest import ingest_day
+from pipeline.build import window_vars
+from pipeline.land import ReplayPass, land_replayed
 from pmu_core import db
-from pmu_core.replay_server import ReplayServerThread
-from pmu_core.settings import PROJECT_ROOT, shared_pmu_dir
+from pmu_core.facts import RAW_TABLES
+from pmu_core.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
@@ -48,40 +48,17 @@ SELECT = [
 # Full real days (programme + every race's participants): 111, 63, 110, 27 and 15 races.
 BASE_DAYS = (date(2025, 10, 26), date(2025, 11, 5), date(2025, 11, 16), date(2026, 1, 1), date(2025, 12, 25))
 NEW_DAY = date(2031, 1, 1)
-RAW_TABLES = ("pmu_programme", "pmu_participants", "pmu_performances", "pmu_rapports")
-RESULTS = PROJECT_ROOT / "bench" / "results" / "dbt_incremental.json"
 
 
 def ratio(value: float, baseline: float) -> float:
     return value / baseline if baseline > 0 else float("inf")
 
 
-def create_database(server_url: str) -> str:
-    name = f"bench_dbt_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name, not input
-    conn.close()
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
-    return url
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = db.connection_params(url)["dbname"]
-    conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')  # our generated name
-    conn.close()
-
-
 def replicate(url: str, first: date, last: date) -> None:
     """Copy the base days' raw rows onto every day of [first, last] (cycling over the base days),
     each copy served at 21:00 Paris of its day."""
     with db.connection(url) as conn, conn.cursor() as cur:
-        for table in RAW_TABLES:  # constants of this file
+        for table in RAW_TABLES.values():  # the registry's constants
             cur.execute(
                 f"""
                 insert into raw.{table} (race_date, meeting_num, race_num, client, url, http_status,
@@ -128,11 +105,8 @@ def dbt(url: str, target: Path, *args: str) -> tuple[float, float]:
     return wall, sum(r["execution_time"] for r in run_results["results"])
 
 
-def build_warehouse(server_url: str, replay_url: str, history_days: int, work: Path) -> dict:
-    url = create_database(server_url)
-    config = ClientConfig(base_url=replay_url, requests_per_second=None)
-    for day in BASE_DAYS:
-        ingest_day(day, config=config, db_url=url)
+def build_warehouse(url: str, replay: Path, history_days: int, work: Path) -> dict:
+    land_replayed([ReplayPass(replay)], BASE_DAYS, url, client=_common.REPLAY_CLIENT)
     first = NEW_DAY - timedelta(days=history_days)
     started = time.perf_counter()
     replicate(url, first, NEW_DAY - timedelta(days=1))
@@ -146,11 +120,10 @@ def build_warehouse(server_url: str, replay_url: str, history_days: int, work: P
     ((raw_mb,),) = _query(
         url,
         "select sum(pg_total_relation_size(('raw.' || t)::regclass)) / 1e6 from unnest(%s::text[]) as t",
-        (list(RAW_TABLES),),
+        (list(RAW_TABLES.values()),),
     )
     ((runners,),) = _query(url, "select count(*) from staging.stg_pmu__participant_snapshots")
     return {
-        "url": url,
         "history_days": history_days,
         "replicate_seconds": round(land_seconds, 2),
         "full_build_seconds": round(full_build_seconds, 2),
@@ -168,9 +141,7 @@ def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 def time_new_day(warehouses: list[tuple[str, Path]], repeat: int) -> list[dict]:
     """Build the new day's window in each warehouse, `repeat` times, interleaved so that load from
     other processes on the machine hits all of them alike; medians."""
-    window = json.dumps(
-        {"start_date": NEW_DAY.isoformat(), "end_date": (NEW_DAY + timedelta(days=1)).isoformat()}
-    )
+    window = json.dumps(window_vars(NEW_DAY, NEW_DAY))
     runs: list[list[tuple[float, float]]] = [[] for _ in warehouses]
     default_runs: list[list[tuple[float, float]]] = [[] for _ in warehouses]
     for _ in range(repeat):  # rerunning the window redoes the same work (delete+insert of the day)
@@ -202,27 +173,18 @@ def main() -> None:
     parser.add_argument("--small-days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    replay = shared_pmu_dir() / "replay"
-    if not replay.is_dir():
-        sys.exit(f"real PMU recordings not found at {replay} (set PMU_SHARED_DIR)")
+    replay = _common.shared_recordings("replay", "dbt_incremental")
 
-    server_url = db.ensure_database()
-    urls = []
-    try:
-        with ReplayServerThread(replay) as server, tempfile.TemporaryDirectory() as tmp:
-            small = build_warehouse(server_url, server.base_url, args.small_days, Path(tmp) / "small")
-            urls.append(small["url"])
-            big = build_warehouse(server_url, server.base_url, round(args.years * 365), Path(tmp) / "big")
-            urls.append(big["url"])
-            small_times, big_times = time_new_day(
-                [(small["url"], Path(tmp) / "small"), (big["url"], Path(tmp) / "big")], args.repeat
-            )
-    finally:
-        for url in urls:
-            drop_database(server_url, url)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        small_url = stack.enter_context(_common.scratch_database("bench_dbt"))
+        small = build_warehouse(small_url, replay, args.small_days, tmp / "small")
+        big_url = stack.enter_context(_common.scratch_database("bench_dbt"))
+        big = build_warehouse(big_url, replay, round(args.years * 365), tmp / "big")
+        small_times, big_times = time_new_day(
+            [(small_url, tmp / "small"), (big_url, tmp / "big")], args.repeat
+        )
 
-    for info in (small, big):
-        info.pop("url")
     figures = {
         "benchmark": "dbt_incremental",
         "new_day": NEW_DAY.isoformat(),
@@ -236,15 +198,15 @@ def main() -> None:
         ),
         "target_ratio": 2.0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(
+    _common.write_results(
+        "dbt_incremental",
+        figures,
         f"dbt_incremental: one new day ({small_times['new_day_races']} races) with "
         f"{small['history_days']} days of history {small_times['model_seconds']:.2f}s in models "
         f"({small_times['wall_seconds']:.1f}s wall), with {big['history_days']} days "
         f"{big_times['model_seconds']:.2f}s ({big_times['wall_seconds']:.1f}s wall): ratio "
         f"{figures['ratio_model_seconds']:.2f} (wall {figures['ratio_wall_seconds']:.2f}; without vars "
-        f"{figures['ratio_no_vars_model_seconds']:.2f}), target <= 2"
+        f"{figures['ratio_no_vars_model_seconds']:.2f}), target <= 2",
     )
 
 

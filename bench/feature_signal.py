@@ -16,163 +16,33 @@ the table. `--db-url URL` reads an existing warehouse instead of landing the day
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
+import _common
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ml.feature_signal import STARTERS_SQL, feature_report, markdown, signal_columns
+from pmu_core import db
 
-from pmu_core import db  # noqa: E402
-from pmu_core.settings import shared_pmu_dir  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results" / "feature_signal.json"
 DATABASE = "pmu_feature_signal"
-
-_ROWS_SQL = """
-select f.*, r.is_winner
-from marts.feat_runner_pre_race f
-join marts.fct_runner_result r using (race_id, num_pmu)
-where r.has_result and not r.is_non_runner and not f.is_declared_non_runner
-"""
-
-
-# ---- maths (pure, tested in tests/test_features_signal.py) ----------------------------------------
-
-
-def decile_win_rates(values: pd.Series, won: pd.Series, bins: int = 10) -> list[dict]:
-    """Win rate per quantile bin of `values` (nulls left out; ties broken by order so that a
-    feature with few distinct values still gets equal-sized bins)."""
-    mask = values.notna()
-    v, w = values[mask].astype(float), won[mask].astype(float)
-    if len(v) < bins:
-        return []
-    bin_of = pd.qcut(v.rank(method="first"), bins, labels=False)
-    table = (
-        pd.DataFrame({"v": v, "w": w, "bin": bin_of})
-        .groupby("bin")
-        .agg(rows=("w", "size"), win_rate=("w", "mean"), min_value=("v", "min"), max_value=("v", "max"))
-    )
-    return [
-        {"decile": int(b) + 1, **{k: (float(x) if k != "rows" else int(x)) for k, x in row.items()}}
-        for b, row in table.iterrows()
-    ]
-
-
-def within_race_auc(race: pd.Series, values: pd.Series, won: pd.Series) -> float | None:
-    """P(winner's value > a loser's value in the same race), ties count half; runners without a
-    value are left out; races without a valued winner and loser do not count. Vectorised with
-    ranks: below a winner are (rows below it) - (winners below it)."""
-    frame = pd.DataFrame(
-        {"race": race.to_numpy(), "v": values.astype(float).to_numpy(), "w": won.astype(bool).to_numpy()}
-    ).dropna(subset=["v"])
-    by_race = frame.groupby("race")
-    counts = by_race["w"].agg(["size", "sum"])
-    valid = counts.index[(counts["sum"] > 0) & (counts["sum"] < counts["size"])]
-    frame = frame[frame["race"].isin(valid)]
-    if frame.empty:
-        return None
-    ranks = frame.groupby("race")["v"]
-    below, tied = ranks.rank(method="min") - 1, ranks.rank(method="max") - ranks.rank(method="min")
-    winners = frame[frame["w"]]
-    winner_ranks = winners.groupby("race")["v"]
-    winners_below = winner_ranks.rank(method="min") - 1
-    winners_tied = winner_ranks.rank(method="max") - winner_ranks.rank(method="min")
-    concordant = ((below[winners.index] - winners_below) + 0.5 * (tied[winners.index] - winners_tied)).sum()
-    n_winners = counts.loc[valid, "sum"]
-    pairs = (n_winners * (counts.loc[valid, "size"] - n_winners)).sum()
-    return float(concordant / pairs)
-
-
-def feature_report(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    """One entry per feature, strongest (|AUC - 0.5|) first."""
-    won = frame["is_winner"].astype(bool)
-    report = []
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        deciles = decile_win_rates(values, won)
-        valued = values.notna()
-        base = float(won[valued].mean()) if valued.any() else None
-        auc = within_race_auc(frame["race_id"], values, won)
-        best_end = None
-        if deciles and base:
-            best_end = max(deciles[0]["win_rate"], deciles[-1]["win_rate"]) / base
-        report.append(
-            {
-                "feature": column,
-                "coverage": float(valued.mean()),
-                "base_win_rate": base,
-                "within_race_auc": auc,
-                "best_decile_lift": best_end,
-                "deciles": deciles,
-            }
-        )
-    report.sort(key=lambda r: -abs((r["within_race_auc"] or 0.5) - 0.5))
-    return report
-
-
-def markdown(report: list[dict]) -> str:
-    lines = [
-        "| feature | coverage | AUC in race | lift | win rate by decile (1 = lowest) |",
-        "|---|---|---|---|---|",
-    ]
-    for r in report:
-        rates = " ".join(f"{d['win_rate']:.2f}" for d in r["deciles"])
-        auc = f"{r['within_race_auc']:.3f}" if r["within_race_auc"] is not None else "-"
-        lift = f"{r['best_decile_lift']:.2f}" if r["best_decile_lift"] else "-"
-        lines.append(f"| {r['feature']} | {r['coverage']:.0%} | {auc} | {lift} | {rates} |")
-    return "\n".join(lines)
 
 
 # ---- the warehouse ---------------------------------------------------------------------------------
 
 
-def history_days(history: Path) -> list[str]:
-    days = [p.stem for p in (history / "final").glob("[0-9]" * 8 + ".json")]
-    return sorted(days, key=lambda d: (d[4:], d[2:4], d[:2]))
+def land_and_build(url: str, history: Path, days: list) -> None:
+    """Each day's morning snapshot, then its final one, in date order; then the feature marts."""
+    from pipeline.build import build_feature_marts
+    from pipeline.land import ReplayPass, land_replayed
 
-
-def fresh_database() -> str:
-    return db.recreate_database(DATABASE)
-
-
-def land_history(url: str, history: Path, days: list[str]) -> None:
-    from extract.client import ClientConfig
-    from extract.ingest import ingest_day
-    from pmu_core.replay_server import ReplayServerThread
-
-    with ReplayServerThread(history / "morning") as morning, ReplayServerThread(history / "final") as final:
-        for day in days:
-            for server in (morning, final):
-                config = ClientConfig(base_url=server.base_url, requests_per_second=None)
-                ingest_day(date(int(day[4:]), int(day[2:4]), int(day[:2])), config=config, db_url=url)
-
-
-def build_features(url: str) -> None:
-    env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = Path(sys.executable).parent / "dbt"
-    command = [
-        str(dbt),
-        "run",
-        "--select",
-        "+feat_runner_pre_race",
-        "+fct_runner_result",
-        "--project-dir",
-        str(ROOT / "dbt_project"),
-        "--profiles-dir",
-        str(ROOT / "dbt_project"),
-        "--target-path",
-        str(ROOT / "dbt_project" / "target" / "feature_signal"),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"dbt failed:\n{result.stdout[-4000:]}")
+    passes = [ReplayPass(history / "morning"), ReplayPass(history / "final")]
+    land_replayed(passes, days, url, client=_common.REPLAY_CLIENT)
+    try:
+        build_feature_marts(url)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,23 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    history = shared_pmu_dir() / "history"
     url = args.db_url
-    days: list[str] = []
+    days: list = []
     if url is None:
-        if not history.is_dir():
-            raise SystemExit(f"real history not found at {history} (set PMU_SHARED_DIR)")
-        days = history_days(history)[: args.days]
-        url = fresh_database()
-        land_history(url, history, days)
-        build_features(url)
+        from pipeline.land import recorded_days
+
+        history = _common.shared_recordings("history", "feature_signal")
+        days = recorded_days(history / "final")[: args.days]
+        url = _common.fresh_database(DATABASE)
+        land_and_build(url, history, days)
     with db.connection(url) as conn, conn.cursor() as cur:
-        cur.execute(_ROWS_SQL)
+        cur.execute(STARTERS_SQL)
         frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    columns = [
-        c for c in frame.columns if (c.startswith("f_") or c.startswith("mkt_")) and c != "mkt_served_at"
-    ]
-    report = feature_report(frame, columns)
+    report = feature_report(frame, signal_columns(frame.columns))
     summary = {
         "days": len(days) or int(frame["race_date"].nunique()),
         "races": int(frame["race_id"].nunique()),
@@ -207,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         "base_win_rate": float(frame["is_winner"].mean()),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"summary": summary, "features": report}, indent=1))
     strongest = ", ".join(f"{r['feature']} {r['within_race_auc']:.3f}" for r in report[:5])
-    print(
+    _common.write_results(
+        "feature_signal",
+        {"summary": summary, "features": report},
         f"feature_signal: {summary['races']} races, {summary['starters']} starters, "
-        f"{len(report)} features; strongest within-race AUC: {strongest} -> {RESULTS.relative_to(ROOT)}"
+        f"{len(report)} features; strongest within-race AUC: {strongest}",
+        indent=1,
+        show_path=True,
     )
     if args.markdown:
         print(markdown(report))

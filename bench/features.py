@@ -6,7 +6,7 @@ ONE new day with little vs much history behind it (target: much / little <= 2).
    from nothing: rows/s of the feature models.
 2. Little history: rebuild the last landed day T alone (vars window [T, T+1)), the N-1 real days
    before it as history. Timed 3 times; figures are medians.
-3. Much history: the history the features read (intermediate.feat_int_runner_outcome, one row
+3. Much history: the history the features read (intermediate.int_runner_outcome, one row
    per past runner, indexed by entity and date) gets copies of those days shifted back day after
    day until it spans `--years` years, as a warehouse after years of daily runs; T rebuilt again.
    The other inputs of a one-day build are read through race_date indexes, whatever their size.
@@ -23,29 +23,29 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common
 
-from pmu_core import db  # noqa: E402
-from pmu_core.settings import shared_pmu_dir  # noqa: E402
+from pipeline.build import FEATURE_MARTS, window_vars
+from pipeline.land import ReplayPass, land_replayed, recorded_days
+from pmu_core import db
+from pmu_core.dbt import DBT_PROJECT
 
-RESULTS = ROOT / "bench" / "results" / "features.json"
 DATABASE = "pmu_bench_features"
-TARGET_PATH = ROOT / "dbt_project" / "target" / "bench_features"
+TARGET_PATH = DBT_PROJECT / "target" / "bench_features"
 FEATURE_MODELS = [
-    "feat_int_race_pit",
-    "feat_int_runner_pit",
-    "feat_int_runner_outcome",
-    "feat_int_past_form",
+    "int_race_pit",
+    "int_runner_pit",
+    "int_runner_outcome",
+    "int_past_form",
     "feat_runner_pre_race",
     "fct_runner_result",
 ]
 
 _REPLICATE_SQL = """
-insert into intermediate.feat_int_runner_outcome
+insert into intermediate.int_runner_outcome
 select
     to_char(o.race_date - shift.days, 'YYYY-MM-DD') || substr(o.race_id, 11) as race_id,
     o.race_date - shift.days as race_date,
@@ -55,35 +55,10 @@ select
     o.discipline, o.distance_m, o.distance_band, o.hippodrome_code, o.going_penetrometre, o.going_label,
     o.prize_eur, o.has_result, o.is_non_runner, o.is_starter, o.finish_place, o.is_winner, o.is_placed,
     o.final_odds, o.seconds_per_km, o.seconds_per_km_vs_field
-from intermediate.feat_int_runner_outcome as o
+from intermediate.int_runner_outcome as o
 cross join generate_series(%(span)s, %(total)s, %(span)s) as shift (days)
 where o.race_date < %(target)s
 """
-
-
-def history_days(history: Path) -> list[str]:
-    days = [p.stem for p in (history / "final").glob("[0-9]" * 8 + ".json")]
-    return sorted(days, key=lambda d: (d[4:], d[2:4], d[:2]))
-
-
-def day_of(ddmmyyyy: str) -> date:
-    return date(int(ddmmyyyy[4:]), int(ddmmyyyy[2:4]), int(ddmmyyyy[:2]))
-
-
-def fresh_database() -> str:
-    return db.recreate_database(DATABASE)
-
-
-def land(url: str, history: Path, days: list[str]) -> None:
-    from extract.client import ClientConfig
-    from extract.ingest import ingest_day
-    from pmu_core.replay_server import ReplayServerThread
-
-    with ReplayServerThread(history / "morning") as morning, ReplayServerThread(history / "final") as final:
-        for day in days:
-            for server in (morning, final):
-                config = ClientConfig(base_url=server.base_url, requests_per_second=None)
-                ingest_day(day_of(day), config=config, db_url=url)
 
 
 def dbt_run(url: str, *args: str) -> tuple[float, dict[str, float]]:
@@ -94,9 +69,9 @@ def dbt_run(url: str, *args: str) -> tuple[float, dict[str, float]]:
         "run",
         *args,
         "--project-dir",
-        str(ROOT / "dbt_project"),
+        str(DBT_PROJECT),
         "--profiles-dir",
-        str(ROOT / "dbt_project"),
+        str(DBT_PROJECT),
         "--target-path",
         str(TARGET_PATH),
     ]
@@ -117,8 +92,7 @@ def scalar(url: str, statement: str, params: dict | tuple = ()) -> object:
 
 
 def one_day_cost(url: str, target: date, repeats: int) -> dict:
-    end = target + timedelta(days=1)
-    window = json.dumps({"start_date": target.isoformat(), "end_date": end.isoformat()})
+    window = json.dumps(window_vars(target, target))
     walls, model_seconds = [], []
     for _ in range(repeats):
         wall, models = dbt_run(url, "--select", *FEATURE_MODELS, "--vars", window)
@@ -126,9 +100,9 @@ def one_day_cost(url: str, target: date, repeats: int) -> dict:
         model_seconds.append(sum(models.values()))
     rows = scalar(url, "select count(*) from marts.feat_runner_pre_race where race_date = %s", (target,))
     history = scalar(
-        url, "select count(*) from intermediate.feat_int_runner_outcome where race_date < %s", (target,)
+        url, "select count(*) from intermediate.int_runner_outcome where race_date < %s", (target,)
     )
-    span = scalar(url, "select %s - min(race_date) from intermediate.feat_int_runner_outcome", (target,))
+    span = scalar(url, "select %s - min(race_date) from intermediate.int_runner_outcome", (target,))
     return {
         "history_rows": history,
         "history_days": span,
@@ -144,24 +118,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=float, default=3.0, help="span of the 'much history' case")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    history = shared_pmu_dir() / "history"
-    if not history.is_dir():
-        raise SystemExit(f"real history not found at {history} (set PMU_SHARED_DIR)")
-    days = history_days(history)[: args.days]
-    target = day_of(days[-1])
+    history = _common.shared_recordings("history", "features")
+    days = recorded_days(history / "final")[: args.days]
+    target = days[-1]
 
-    url = fresh_database()
-    land(url, history, days)
-    full_wall, full_models = dbt_run(url, "--select", "+feat_runner_pre_race", "+fct_runner_result")
+    url = _common.fresh_database(DATABASE)
+    passes = [ReplayPass(history / "morning"), ReplayPass(history / "final")]
+    land_replayed(passes, days, url, client=_common.REPLAY_CLIENT)
+    full_wall, full_models = dbt_run(url, "--select", *FEATURE_MARTS)
     mart_rows = scalar(url, "select count(*) from marts.feat_runner_pre_race")
     feature_seconds = sum(full_models.get(m, 0.0) for m in FEATURE_MODELS)
 
     little = one_day_cost(url, target, args.repeats)
-    span = (target - day_of(days[0])).days  # days of real history, copied back block after block
+    span = (target - days[0]).days  # days of real history, copied back block after block
     total = int(args.years * 365)
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(_REPLICATE_SQL, {"span": span, "total": total, "target": target})
-        cur.execute("analyze intermediate.feat_int_runner_outcome")
+        cur.execute("analyze intermediate.int_runner_outcome")
     much = one_day_cost(url, target, args.repeats)
 
     figures = {
@@ -181,14 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=1))
-    print(
+    _common.write_results(
+        "features",
+        figures,
         f"features: full build {figures['full_build']['rows_per_second']:.0f} rows/s; one day "
         f"{little['model_seconds']:.2f}s with {little['history_days']} days of history vs "
         f"{much['model_seconds']:.2f}s with {much['history_days']} days: "
         f"ratio {figures['ratio_model_seconds']:.2f} "
-        f"(wall {figures['ratio_wall_seconds']:.2f}, target <= 2) -> {RESULTS.relative_to(ROOT)}"
+        f"(wall {figures['ratio_wall_seconds']:.2f}, target <= 2)",
+        indent=1,
+        show_path=True,
     )
     return 0
 

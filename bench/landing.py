@@ -26,27 +26,20 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
+
+from extract.client import ClientConfig, PmuClient
+from extract.ingest import ingest_days
+from extract.landing import csv_field, ensure_raw_tables
+from pmu_core import db
+from pmu_core.facts import ENDPOINTS, RAW_SCHEMA
+from pmu_core.settings import shared_pmu_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from extract.client import ClientConfig, PmuClient  # noqa: E402
-from extract.ingest import ingest_days  # noqa: E402
-from extract.landing import csv_field, ensure_raw_tables  # noqa: E402
-from pmu_core import db  # noqa: E402
-from pmu_core.settings import shared_pmu_dir  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results" / "landing.json"
 DEFAULT_WORKERS = ClientConfig(base_url="").max_workers
-RAW_TABLES = (
-    "raw.pmu_programme",
-    "raw.pmu_participants",
-    "raw.pmu_performances",
-    "raw.pmu_rapports",
-    "raw.rejected_bodies",
-    "raw.fetch_log",
-    "raw.day_runs",
-)
+# every table a run writes: the endpoints' and the extractor's own
+RAW_TABLES = (*(e.raw_table for e in ENDPOINTS), "rejected_bodies", "fetch_log", "day_runs")
 
 
 def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
@@ -67,7 +60,11 @@ def replay_days(root: Path) -> list:
 
 def reset(url: str) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("truncate " + ", ".join(RAW_TABLES))  # constants only
+        cur.execute(
+            sql.SQL("truncate {}").format(
+                sql.SQL(", ").join(sql.Identifier(RAW_SCHEMA, table) for table in RAW_TABLES)
+            )
+        )
         cur.execute("drop table if exists bench_plain")
         cur.execute("create table bench_plain (body jsonb not null)")
 
@@ -97,7 +94,7 @@ def run_extractor(
 
 def landed_files(url: str, base_url: str, root: Path) -> list[Path]:
     """The files behind the bodies the extractor stored, from its fetch log."""
-    prefix = base_url + "/rest/client/1/programme/"
+    prefix = ClientConfig(base_url=base_url).url("")
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("select url from raw.fetch_log where outcome = 'new' order by fetch_id")
         return [root / (row[0].removeprefix(prefix) + ".json") for row in cur.fetchall()]
@@ -108,7 +105,7 @@ def run_http_only(url: str, base_url: str, workers: int) -> float:
     no database at all: the floor that HTTP puts under the extractor."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("select url from raw.fetch_log order by fetch_id")
-        prefix = base_url + "/rest/client/1/programme/"
+        prefix = ClientConfig(base_url=base_url).url("")
         paths = [(row[0].removeprefix(prefix), None) for row in cur.fetchall()]
     with PmuClient(ClientConfig(base_url=base_url, requests_per_second=None, max_workers=workers)) as client:
         started = time.perf_counter()

@@ -1,10 +1,10 @@
 """How much of the market-to-truth gap can any model close in the synthetic world? An oracle bound.
 
-bench/ml.py measures the attainable gain (LL_market − LL_combined) / (LL_market − LL_truth). Part of
+bench/ml_eval.py measures the attainable gain (LL_market − LL_combined) / (LL_market − LL_truth). Part of
 the truth cannot be known before a race by anyone but the simulated crowd: a horse's form changes
 after each run (synth.World.record_day) and that change first shows in the next race's result,
 while the market's odds are drawn around the truth, form included. This script replays the very
-world bench/ml.py writes (same config, seed and days; the bodies' presentation uses another random
+world bench/ml_eval.py writes (same config, seed and days; the bodies' presentation uses another random
 stream, so the races are identical) and gives oracles that know the world's latents exactly, minus:
 
 - `all_but_form`: the horse's current form (ability, age, people, preferences, weights known);
@@ -25,19 +25,15 @@ import json
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
+import _common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ml.condlogit import ConditionalLogit
+from ml.groups import log_softmax_by_race, race_starts, win_targets
+from ml.metrics import attainable_gain, pseudo_r2
+from synth.world import SynthConfig, World, days_between
 
-from ml.condlogit import ConditionalLogit  # noqa: E402
-from ml.groups import log_softmax_by_race, race_starts, win_targets  # noqa: E402
-from ml.metrics import attainable_gain, pseudo_r2  # noqa: E402
-from synth.world import SynthConfig, World, days_between  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 NOISE_SDS = (0.2, 0.4)
 
 
@@ -151,7 +147,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--held-out-days", type=int, default=180)
     args = parser.parse_args()
-    start = dt.date(2022, 1, 3)  # as bench/ml.py
+    start = dt.date(2022, 1, 3)  # as bench/ml_eval.py
     end = start + dt.timedelta(days=args.days - 1)
     config = replace(SynthConfig(), meetings_per_day=args.meetings)
     started = time.perf_counter()
@@ -168,23 +164,23 @@ def main() -> int:
         **ceiling(data, args.held_out_days),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    bench = RESULTS / "ml.json"
+    bench = _common.results_path("ml")
     if bench.exists():
         measured = json.loads(bench.read_text())["comparison"]["lgbm"]["attainable_gain"]
         best = figures["oracles"]["all_but_form"]["attainable_gain"]
         figures["benchmark_model_gain"] = measured
         figures["benchmark_model_share_of_all_but_form_ceiling"] = round(measured / best, 3)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ml_ceiling.json").write_text(json.dumps(figures, indent=2) + "\n")
     o = figures["oracles"]
-    print(
+    _common.write_results(
+        "ml_ceiling",
+        figures,
         f"ml_ceiling: attainable gain of an oracle knowing every latent but form "
         f"{o['all_but_form']['attainable_gain']} (with noise sd 0.4: "
         f"{o['all_but_form_noise_sd_0.4']['attainable_gain']}), knowing all but the last form change "
         f"{o['all_but_last_form_change']['attainable_gain']} (noise 0.4: "
         f"{o['all_but_last_form_change_noise_sd_0.4']['attainable_gain']}); truth R² "
         f"{figures['truth_r2']:.4f}, market {figures['market_r2']:.4f} on {figures['held_out_races']} "
-        f"held-out races; benchmark model {figures.get('benchmark_model_gain')}"
+        f"held-out races; benchmark model {figures.get('benchmark_model_gain')}",
     )
     return 0
 

@@ -8,6 +8,7 @@ threads, bounded concurrency. It fetches bytes and says what happened; it never 
 from __future__ import annotations
 
 import functools
+import http.cookiejar
 import random
 import threading
 import time
@@ -16,20 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
 
+from pmu_core.facts import API_PATH_PREFIX, CLIENT_NUMBERS
 from pmu_core.settings import load_settings
 
 NOT_PUBLISHED_STATUSES = frozenset({204, 404})
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-CLIENT_NUMBERS = (1, 7, 61)
 
 # What a desktop browser on pmu.fr sends: the API serves it, and it is honest about being a browser-
 # like reader rather than a scraper farm (the rate limit does the rest of the politeness).
@@ -51,9 +48,9 @@ class ClientConfig:
     base_url: str
     client: int = 1
     requests_per_second: float | None = 4.0  # None: unlimited
-    # 2: on 2 cores more threads only fight over the GIL (bench/landing.py: 4 workers landed ~12%
-    # slower than 2 on a quiet machine, 1 and 2 were even); against the live API at 4 requests/s,
-    # 2 keep up with answers of up to 0.5 s.
+    # 2: on 2 cores more threads only fight over the GIL (bench/landing.py measures 1, 2 and 4
+    # workers: bench/results/landing.json); against the live API at 4 requests/s, 2 keep up with
+    # answers of up to 0.5 s.
     max_workers: int = 2
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -77,7 +74,7 @@ class ClientConfig:
         return replace(config, **overrides) if overrides else config
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}/rest/client/{self.client}/programme/{path}"
+        return f"{self.base_url}{API_PATH_PREFIX.format(client=self.client)}{path}"
 
 
 # ---- small pure functions -------------------------------------------------------------------
@@ -173,67 +170,6 @@ class FetchResult:
     tag: object = None  # what the caller needs to place the body (endpoint, day, R, C)
 
 
-class _NoCookies(RequestsCookieJar):
-    """The API is stateless: nothing it might set is kept, and no jar is read or written per
-    response (requests otherwise parses every response's headers for cookies)."""
-
-    def set_cookie(self, cookie, *args, **kwargs) -> None:
-        return None
-
-    def extract_cookies(self, response, request) -> None:
-        return None
-
-
-class _OneOriginAdapter(HTTPAdapter):
-    """requests' HTTPAdapter without the URL parsing it repeats on every request to the API's one
-    origin (scheme://host:port): the connection pool is looked up once (again only if it was
-    closed) and the request target is the URL after the origin. Another origin, or a proxy,
-    goes the stock way."""
-
-    def __init__(self, origin: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._prefix = origin + "/"
-        self._pool = None
-        self._pool_key = None
-
-    def _direct(self, request: requests.PreparedRequest, proxies) -> bool:
-        return not proxies and request.url.startswith(self._prefix)
-
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        if not self._direct(request, proxies):
-            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-        key = (verify, cert)
-        if self._pool is None or self._pool.pool is None or self._pool_key != key:  # .pool: None once closed
-            self._pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-            self._pool_key = key
-        return self._pool
-
-    def request_url(self, request, proxies) -> str:
-        if not self._direct(request, proxies):
-            return super().request_url(request, proxies)
-        return request.url[len(self._prefix) - 1 :]
-
-    def build_response(self, req: requests.PreparedRequest, resp) -> requests.Response:
-        """The stock build_response (which requests exposes for subclasses) without parsing the
-        answer's Set-Cookie headers into `response.cookies`: the API is stateless (`_NoCookies`)."""
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
-        response.request = req
-        response.connection = self
-        return response
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        super().close()
-
-
 class PmuClient:
     """Fetches API paths with retries under one rate limit; `fetch_many` runs them on at most
     `max_workers` threads. Thread-safe."""
@@ -252,50 +188,45 @@ class PmuClient:
         self._random = random.Random()
         self._random_lock = threading.Lock()
         self.on_result = on_result
-        self.requests_sent = 0
-        self._count_lock = threading.Lock()
+        self._timeout = (config.connect_timeout, config.read_timeout)
+        self._sessions_lock = threading.Lock()
         self._sessions: list[requests.Session] = []
         # One pool for the client's life: worker threads keep their keep-alive connections across
         # endpoints and days.
         self._pool = ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="pmu-fetch")
 
     def _session(self) -> requests.Session:
+        """The calling thread's session (made on its first request): one kept-alive connection."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.headers = CaseInsensitiveDict(BROWSER_HEADERS)
+            session.headers.update(BROWSER_HEADERS)
             # Proxy settings from the environment are read once here: with trust_env, requests
-            # re-reads them (and ~/.netrc) on every request, a large share of its per-request cost.
+            # re-reads them (and ~/.netrc) on every request.
             session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
             session.trust_env = False
-            session.cookies = _NoCookies()
-            origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.config.base_url))
-            adapter = _OneOriginAdapter(origin, pool_connections=1, pool_maxsize=1, max_retries=0)
+            # The API is stateless: the session keeps no cookie it might set (nor sends one back).
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            self._local.template = session.prepare_request(requests.Request("GET", self.config.base_url))
             self._local.session = session
-            with self._count_lock:
+            with self._sessions_lock:
                 self._sessions.append(session)
         return session
 
     def _get(self, url: str) -> requests.Response:
-        """GET through the thread's session with a request prepared here rather than by
-        `Session.request`: that merges session settings, cookies, hooks and re-parses URL and
-        headers on every call, about a third of requests' cost per request. Everything it would
-        merge is fixed for the session: browser headers (shared; requests and urllib3 copy before
-        any change), no auth, no cookies, no hooks, no body, the proxies read at session creation."""
+        """GET `url` through the thread's session, streamed (the caller reads the body). The request
+        is a copy of one the session prepared once, with `url` set as built (`ClientConfig.url`: the
+        base URL and an API path, nothing to quote; requests documents editing a prepared request's
+        attributes before `Session.send`). Everything else `Session.get` would merge and prepare
+        again on every call is the same for every request of the session: the browser headers, no
+        auth, no cookie, no hook, no body."""
         session = self._session()
-        request = requests.PreparedRequest()
-        request.method = "GET"
+        request = self._local.template.copy()
         request.url = url
-        request.headers = session.headers
-        request._cookies = session.cookies  # only read when following a redirect
-        return session.send(
-            request,
-            timeout=(self.config.connect_timeout, self.config.read_timeout),
-            proxies=session.proxies,
-            stream=True,
-        )
+        return session.send(request, timeout=self._timeout, stream=True, proxies=session.proxies)
 
     def _jitter(self) -> float:
         with self._random_lock:
@@ -309,12 +240,11 @@ class PmuClient:
         for attempt in range(1, cfg.max_attempts + 1):
             self.limiter.wait()
             retry_after = None
-            with self._count_lock:
-                self.requests_sent += 1
             try:
                 response = self._get(url)
-                # Read fully inside the try (a cut stream raises here), in one read: `.content`
-                # reads in 10 kB chunks through requests' generator. Errors are urllib3's then.
+                # Read fully inside the try, in one read of the raw stream (a cut body raises
+                # urllib3's ProtocolError, a stalled one its ReadTimeoutError; `.content` would
+                # turn the stall into a requests ConnectionError).
                 body = response.raw.read(decode_content=True)
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 reason, http_status = f"timeout: {type(exc).__name__}", None
@@ -376,10 +306,9 @@ class PmuClient:
         """Fetch (path, tag) pairs concurrently; results in the order of `items`.
 
         Each worker takes the next item from one shared queue until none is left, and the caller
-        waits once per worker rather than once per item: a future per item cost a thread wake-up
-        and a GIL hand-off per request (~80 µs, a third of the request itself). A single item is
-        fetched on the calling thread. On an exception in the caller (Ctrl-C) workers stop taking
-        items."""
+        waits once per worker rather than once per item: a future per item costs a thread wake-up
+        and a GIL hand-off per request. A single item is fetched on the calling thread. On an
+        exception in the caller (Ctrl-C) workers stop taking items."""
         pending = list(items)
         results: list[FetchResult | None] = [None] * len(pending)
         if len(pending) == 1:

@@ -1,101 +1,30 @@
-"""The four endpoints: their API paths, their raw tables, and the little the extractor must read
-from a programme (which races exist, and whether they are over). Everything else in the bodies is
-dbt's business."""
+"""The extractor's own rules on top of the registry (pmu_core.facts) and the programme parser
+(pmu_core.programme): which endpoints a run fetches, which races it asks for, and when a day's
+landed bodies are final."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-ENDPOINTS = ("programme", "participants", "performances", "rapports")
-
-RAW_TABLES = {
-    "programme": "pmu_programme",
-    "participants": "pmu_participants",
-    "performances": "pmu_performances",
-    "rapports": "pmu_rapports",
-}
-
-_RACE_SUFFIX = {
-    "participants": "participants",
-    "performances": "performances-detaillees/pretty",
-    "rapports": "rapports-definitifs",
-}
-
-# Statuses after which a race's bodies no longer change. FIN_COURSE alone is not enough: the
-# arrival may still be provisional; `arriveeDefinitive` says so explicitly.
-FINAL_RACE_STATUSES = frozenset({"ARRIVEE_DEFINITIVE", "ARRIVEE_DEFINITIVE_COMPLETE", "COURSE_ANNULEE"})
-
-# A day served this long after its date is history: the API does not change it any more, whatever
-# the statuses say (old days keep odd statuses such as PROGRAMMEE for races that did run).
-SETTLED_AFTER = timedelta(days=3)
-
-
-def day_code(day: date) -> str:
-    """The API's DDMMYYYY."""
-    return day.strftime("%d%m%Y")
-
-
-def api_path(endpoint: str, day: date, meeting: int | None = None, race: int | None = None) -> str:
-    """Path after `/rest/client/{n}/programme/`."""
-    if endpoint == "programme":
-        return day_code(day)
-    if endpoint not in _RACE_SUFFIX:
-        raise ValueError(f"unknown endpoint {endpoint!r}; known: {ENDPOINTS}")
-    if meeting is None or race is None:
-        raise ValueError(f"{endpoint} needs a meeting and a race number")
-    return f"{day_code(day)}/R{meeting}/C{race}/{_RACE_SUFFIX[endpoint]}"
+from pmu_core.facts import ENDPOINT_NAMES, SETTLED_AFTER
+from pmu_core.programme import ProgrammeRace
 
 
 def parse_only(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """Endpoints to fetch, in the strict order of ENDPOINTS; None or empty means all.
+    """Endpoints to fetch, in the strict order of the registry; None or empty means all.
     Accepts comma-separated items."""
     if not values:
-        return ENDPOINTS
+        return ENDPOINT_NAMES
     wanted = {part.strip() for value in values for part in value.split(",") if part.strip()}
-    unknown = wanted - set(ENDPOINTS)
+    unknown = wanted - set(ENDPOINT_NAMES)
     if unknown:
-        raise ValueError(f"unknown endpoint(s) {sorted(unknown)}; known: {', '.join(ENDPOINTS)}")
-    return tuple(endpoint for endpoint in ENDPOINTS if endpoint in wanted)
-
-
-@dataclass(frozen=True)
-class Race:
-    meeting: int
-    race: int
-    status: str | None
-    is_over: bool
-    rapports_available: bool | None = None  # the programme's rapportsDefinitifsDisponibles, if a bool
-
-
-def races_in_programme(body: dict) -> list[Race]:
-    """Races of a programme body, by meeting `numOfficiel` and race `numOrdre`, sorted. Raises
-    ValueError when the body is not a programme."""
-    try:
-        meetings = body["programme"]["reunions"]
-    except (KeyError, TypeError) as exc:
-        raise ValueError("not a programme body: no programme.reunions") from exc
-    races = set()
-    for meeting in meetings or []:
-        meeting_num = meeting.get("numOfficiel")
-        for course in meeting.get("courses") or []:
-            race_num = course.get("numOrdre")
-            if not isinstance(meeting_num, int) or not isinstance(race_num, int):
-                continue  # not addressable: nothing to fetch for it
-            status = course.get("statut")
-            is_over = course.get("arriveeDefinitive") is True or status in FINAL_RACE_STATUSES
-            available = course.get("rapportsDefinitifsDisponibles")
-            races.add(
-                Race(
-                    meeting_num, race_num, status, is_over, available if isinstance(available, bool) else None
-                )
-            )
-    return sorted(races, key=lambda r: (r.meeting, r.race))
+        raise ValueError(f"unknown endpoint(s) {sorted(unknown)}; known: {', '.join(ENDPOINT_NAMES)}")
+    return tuple(name for name in ENDPOINT_NAMES if name in wanted)
 
 
 def races_to_fetch(
-    endpoint: str, races: list[Race], programme_is_fresh: bool
-) -> tuple[list[Race], list[Race]]:
+    endpoint: str, races: list[ProgrammeRace], programme_is_fresh: bool
+) -> tuple[list[ProgrammeRace], list[ProgrammeRace]]:
     """(races to ask for `endpoint`, races not asked). A programme fetched in this very run that
     says a race's rapports are not available (`rapportsDefinitifsDisponibles: false`, e.g. a race not
     run yet) spares asking for them: the API would answer 204. An older programme (a run with
@@ -108,7 +37,7 @@ def races_to_fetch(
 
 def day_is_final(
     day: date,
-    races: list[Race] | None,
+    races: list[ProgrammeRace] | None,
     programme_served_at: datetime | None,
     complete: bool,
     races_not_asked: int = 0,

@@ -27,31 +27,26 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import orjson
 import psycopg2
+from psycopg2 import sql
 from tqdm import tqdm
 
 from extract import EXTRACTOR_VERSION
 from extract.client import ClientConfig, FetchResult, PmuClient
-from extract.endpoints import (
-    ENDPOINTS,
-    Race,
-    api_path,
-    day_is_final,
-    parse_only,
-    races_in_programme,
-    races_to_fetch,
-)
-from extract.landing import BodyKey, Lander, ensure_raw_tables
+from extract.endpoints import day_is_final, parse_only, races_to_fetch
+from extract.landing import BatchOutcome, BodyKey, Lander, ensure_raw_tables
 from pmu_core import db
+from pmu_core.facts import CANCELLED_STATUSES, ENDPOINT_NAMES, RAW_SCHEMA, RAW_TABLES, api_path
+from pmu_core.programme import ProgrammeRace, programme_races
 
 __all__ = [
-    "ENDPOINTS",
+    "COUNT_FIELDS",
     "BackfillInterrupted",
     "BackfillReport",
     "DayReport",
@@ -59,11 +54,28 @@ __all__ = [
     "ensure_raw_tables",
     "ingest_day",
     "ingest_days",
+    "merge_reports",
 ]
+
+# The counters a day report adds to a total (BackfillReport.add, merge_reports).
+COUNT_FIELDS = (
+    "races",
+    "requests",
+    "bodies_new",
+    "bodies_unchanged",
+    "not_published",
+    "not_announced",
+    "rejected",
+    "bytes_landed",
+)
 
 
 @dataclass
 class DayReport:
+    """What one day's ingest did. The fetch thread and the landing thread both add counts and
+    failures: those go through `count` and `fail`, under the report's lock. `endpoints` is set
+    before the day's first landing is queued, `is_final` by the day's last job (`_finish_day`)."""
+
     day: date
     days: int = 1
     races: int = 0
@@ -77,10 +89,25 @@ class DayReport:
     failed: list[dict] = field(default_factory=list)  # {url, reason}: nothing landed for that URL
     bytes_landed: int = 0  # bytes of the new bodies stored
     is_final: bool = False  # assessed after a full ingest only (all endpoints)
-    endpoints: list[str] = field(default_factory=lambda: list(ENDPOINTS))
+    endpoints: list[str] = field(default_factory=lambda: list(ENDPOINT_NAMES))
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()  # not a field: asdict and comparisons leave it out
+
+    def count(self, **increments: int) -> None:
+        """Add to counters (field name = increment)."""
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def fail(self, url: str, reason: str) -> None:
+        """Record a URL for which nothing landed."""
+        with self._lock:
+            self.failed.append({"url": url, "reason": reason})
 
     def as_dict(self) -> dict:
-        data = asdict(self)
+        with self._lock:
+            data = asdict(self)
         data["day"] = self.day.isoformat()
         return data
 
@@ -103,24 +130,33 @@ class BackfillReport:
     bytes_landed: int = 0
 
     def add(self, day: DayReport) -> None:
-        for name in (
-            "races",
-            "requests",
-            "bodies_new",
-            "bodies_unchanged",
-            "not_published",
-            "not_announced",
-            "rejected",
-            "bytes_landed",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(day, name))
-        self.failed.extend(day.failed)
-        self.days_final += day.is_final
+        """Add a day's COUNT_FIELDS, failures and finality (not `days`: that is the range's)."""
+        with day._lock:
+            for name in COUNT_FIELDS:
+                setattr(self, name, getattr(self, name) + getattr(day, name))
+            self.failed.extend(day.failed)
+            self.days_final += day.is_final
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
         return data
+
+
+def merge_reports(
+    reports: Iterable[DayReport], start: date | None = None, end: date | None = None
+) -> BackfillReport:
+    """The total of day reports (one per day, or several passes of a day): COUNT_FIELDS summed,
+    failures in order, `days` the distinct days reported, `days_final` the reports found final.
+    `start` and `end` default to the first and last day reported; without reports they are needed."""
+    reports = list(reports)
+    days = sorted({report.day for report in reports})
+    if not days and (start is None or end is None):
+        raise ValueError("merge_reports of no reports needs start and end")
+    total = BackfillReport(start=start or days[0], end=end or days[-1], days=len(days))
+    for report in reports:
+        total.add(report)
+    return total
 
 
 class BackfillInterrupted(KeyboardInterrupt):
@@ -171,16 +207,6 @@ class Progress:
         self.bar.close()
 
 
-def _fetch_and_land(
-    client: PmuClient,
-    lander: Lander,
-    items: list[tuple[str, BodyKey]],
-    report: DayReport,
-    progress: Progress | None,
-) -> dict[BodyKey, tuple[str, FetchResult]]:
-    return _land_rounds(client, lander, items, client.fetch_many(items), report, progress)
-
-
 def _land_rounds(
     client: PmuClient,
     lander: Lander,
@@ -199,12 +225,7 @@ def _land_rounds(
         if round_num > 1:
             results = client.fetch_many(pending)
         batch = lander.land(results)
-        report.requests += len(results)
-        report.bodies_new += batch.count("new")
-        report.bodies_unchanged += batch.count("unchanged")
-        report.not_published += batch.count("not_published")
-        report.rejected += len(batch.rejections)
-        report.bytes_landed += batch.bytes_new
+        _count_batch(report, results, batch)
         if progress is not None:
             progress.add_errors(len(batch.rejections))
         retry = []
@@ -225,17 +246,29 @@ def _land_rounds(
         pending = retry
     for outcome, result in final.values():
         if outcome == "failed":
-            report.failed.append({"url": result.url, "reason": result.reason or "failed"})
+            report.fail(result.url, result.reason or "failed")
         elif outcome == "rejected":
-            report.failed.append({"url": result.url, "reason": "body rejected, see raw.rejected_bodies"})
+            report.fail(result.url, "body rejected, see raw.rejected_bodies")
     return final
+
+
+def _count_batch(report: DayReport, results: list[FetchResult], batch: BatchOutcome) -> None:
+    report.count(
+        requests=len(results),
+        bodies_new=batch.count("new"),
+        bodies_unchanged=batch.count("unchanged"),
+        not_published=batch.count("not_published"),
+        rejected=len(batch.rejections),
+        bytes_landed=batch.bytes_new,
+    )
 
 
 def _latest_landed_programme(lander: Lander, day: date) -> tuple[dict, datetime | None] | None:
     with lander.conn, lander.conn.cursor() as cur:
         cur.execute(
-            "select body::text, served_at from raw.pmu_programme where race_date = %s "
-            "order by raw_id desc limit 1",
+            sql.SQL(
+                "select body::text, served_at from {} where race_date = %s order by raw_id desc limit 1"
+            ).format(sql.Identifier(RAW_SCHEMA, RAW_TABLES["programme"])),
             (day,),
         )
         row = cur.fetchone()
@@ -301,7 +334,7 @@ def _finish_day(
     landings: list[Future],
     day: date,
     endpoints: Sequence[str],
-    races: list[Race] | None,
+    races: list[ProgrammeRace] | None,
     served_at: datetime | None,
     lander: Lander,
     report: DayReport,
@@ -310,7 +343,7 @@ def _finish_day(
     a landing that raised stops here, before the day is recorded as run."""
     for landed in landings:
         landed.result()
-    if tuple(endpoints) == ENDPOINTS:
+    if tuple(endpoints) == ENDPOINT_NAMES:
         report.is_final = day_is_final(
             day, races, served_at, complete=not report.failed, races_not_asked=report.rapports_awaited
         )
@@ -349,28 +382,31 @@ def _start_day(
             programme, landed_served_at = latest
             served_at = served_at or landed_served_at
         elif "programme" not in endpoints:
-            report.failed.append(
-                {
-                    "url": client.config.url(api_path("programme", day)),
-                    "reason": f"no programme landed for {day}: ingest the programme first",
-                }
+            report.fail(
+                client.config.url(api_path("programme", day)),
+                f"no programme landed for {day}: ingest the programme first",
             )
-    races: list[Race] | None = None
+    races: list[ProgrammeRace] | None = None
     if programme is not None:
         try:
-            races = races_in_programme(programme)
+            races = programme_races(programme, day)
         except ValueError as exc:
-            report.failed.append({"url": client.config.url(api_path("programme", day)), "reason": str(exc)})
-    report.races = len(races or [])
+            report.fail(client.config.url(api_path("programme", day)), str(exc))
+    report.count(races=len(races or []))
     for endpoint in endpoints:
         if endpoint == "programme" or not races:
             continue
         asked, not_asked = races_to_fetch(endpoint, races, programme_is_fresh)
-        report.not_announced += len(not_asked)
-        report.rapports_awaited += sum(race.status != "COURSE_ANNULEE" for race in not_asked)
+        report.count(
+            not_announced=len(not_asked),
+            rapports_awaited=sum(race.status not in CANCELLED_STATUSES for race in not_asked),
+        )
         items = [
-            (api_path(endpoint, day, r.meeting, r.race), BodyKey(endpoint, day, r.meeting, r.race))
-            for r in asked
+            (
+                api_path(endpoint, day, race.meeting_num, race.race_num),
+                BodyKey(endpoint, day, race.meeting_num, race.race_num),
+            )
+            for race in asked
         ]
         if not items:
             continue
@@ -489,7 +525,10 @@ def _run_days(
                     add_finished(keep=1)
                     current = DayReport(day=day)
                     started.append((current, None))  # counted even if interrupted while fetching
-                    started[-1] = (current, _start_day(day, ENDPOINTS, client, lander, bar, current, landing))
+                    started[-1] = (
+                        current,
+                        _start_day(day, ENDPOINT_NAMES, client, lander, bar, current, landing),
+                    )
                 add_finished(keep=0)
             finally:
                 _stop_landing(landing)

@@ -31,17 +31,17 @@ from psycopg2 import sql
 
 from extract import EXTRACTOR_VERSION
 from extract.client import FetchResult
-from extract.endpoints import ENDPOINTS, RAW_TABLES
+from pmu_core.facts import ENDPOINT_NAMES, ENDPOINTS, RAW_SCHEMA, RAW_TABLES
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-# pg_advisory_xact_lock(int, int) keys: ("PMU", 0) guards the schema; ("PMU" + 1 + endpoint index,
-# day ordinal) one endpoint of one day, so that different endpoints of a day land side by side.
+# pg_advisory_xact_lock(int, int) keys: ("PMU", 0) guards the schema; ("PMU" + 1 + endpoint index
+# in the registry, day ordinal) one endpoint of one day, so that different endpoints of a day land
+# side by side.
 ADVISORY_LOCK_CLASS = 0x504D55
+_LOCK_CLASSES = {name: ADVISORY_LOCK_CLASS + 1 + index for index, name in enumerate(ENDPOINT_NAMES)}
 # SQLSTATE of JSON syntax errors: a cut or garbled transfer, worth fetching again. Others (22P05
 # \u0000, bad escapes) are in the body itself and would come back identical.
 RETRYABLE_SQLSTATES = frozenset({"22P02"})
-
-OUTCOMES = ("new", "unchanged", "not_published", "rejected", "failed")
 
 
 class BodyKey(NamedTuple):
@@ -60,7 +60,8 @@ class Rejection:
 
 @dataclass
 class BatchOutcome:
-    """Per fetch result (same order as given): its outcome; plus the rejections by index."""
+    """Per fetch result (same order as given): its outcome (new, unchanged, not_published,
+    rejected or failed); plus the rejections by index."""
 
     outcomes: list[str]
     rejections: dict[int, Rejection] = field(default_factory=dict)
@@ -163,18 +164,29 @@ def bytea_hex(body: bytes) -> str:
 
 # ---- schema ----------------------------------------------------------------------------------
 
-# True when everything schema.sql creates is there. Checked first because even a no-op `alter
+# True when everything schema.sql creates is there: the latest column (content_sha256) on every
+# endpoint's raw table, and the last relations added. Checked first because even a no-op `alter
 # table ... if not exists` or `create index if not exists` takes a lock that would queue behind
 # (and then block) dbt reading the raw tables.
 _SCHEMA_IS_CURRENT = """
-    select count(*) = 4
+    select count(*) = cardinality(%(tables)s::text[])
         and to_regclass('raw.rejected_bodies') is not null
         and to_regclass('raw.fetch_log_day') is not null
         and to_regclass('raw.day_runs_day') is not null
     from information_schema.columns
-    where table_schema = 'raw' and column_name = 'content_sha256'
-        and table_name in ('pmu_programme', 'pmu_participants', 'pmu_performances', 'pmu_rapports')
+    where table_schema = %(schema)s and column_name = 'content_sha256'
+        and table_name = any(%(tables)s::text[])
 """
+
+
+def schema_check_params() -> dict:
+    """The parameters of the schema check: the registry's raw tables."""
+    return {"schema": RAW_SCHEMA, "tables": [e.raw_table for e in ENDPOINTS]}
+
+
+def schema_is_current(cur) -> bool:
+    cur.execute(_SCHEMA_IS_CURRENT, schema_check_params())
+    return bool(cur.fetchone()[0])
 
 
 def ensure_raw_tables(db_url: str) -> None:
@@ -185,8 +197,7 @@ def ensure_raw_tables(db_url: str) -> None:
             cur.execute("select current_setting('server_version_num')::int")
             if cur.fetchone()[0] < 160000:
                 raise RuntimeError("extract needs PostgreSQL 16 or later (pg_input_error_info)")
-            cur.execute(_SCHEMA_IS_CURRENT)
-            if cur.fetchone()[0]:
+            if schema_is_current(cur):
                 return
             # concurrent `create table if not exists` can collide in the catalog: one at a time
             cur.execute("select pg_advisory_xact_lock(%s, 0)", (ADVISORY_LOCK_CLASS,))
@@ -284,7 +295,7 @@ class Lander:
         if not results:
             return outcome
         endpoint = keys[0].endpoint
-        table = sql.Identifier("raw", RAW_TABLES[endpoint])
+        table = sql.Identifier(RAW_SCHEMA, RAW_TABLES[endpoint])
 
         shas: dict[int, str] = {}
         contents: dict[int, str] = {}
@@ -303,7 +314,7 @@ class Lander:
             # Every lander takes the (endpoint, day) lock before reading the latest hashes, so the read
             # and the COPY below are one atomic compare-and-append even with other processes landing.
             days = sorted({k.race_date for k in keys})
-            lock_class = ADVISORY_LOCK_CLASS + 1 + ENDPOINTS.index(endpoint)
+            lock_class = _LOCK_CLASSES[endpoint]
             for day in days:
                 cur.execute("select pg_advisory_xact_lock(%s, %s)", (lock_class, day.toordinal()))
             latest = _latest_hashes(cur, table, days)

@@ -76,8 +76,8 @@ def _check_tables(cur, tables: tuple[str, ...]) -> None:
         cur.execute("select to_regclass(%s)", (table,))
         if cur.fetchone()[0] is None:
             raise MissingMartError(
-                f"{table} does not exist: build the feature marts first "
-                "(cd dbt_project && dbt build --select marts.features)"
+                f"{table} does not exist: build the feature marts first (pmu features build, or "
+                "cd dbt_project && dbt build --select +feat_runner_pre_race +fct_runner_result)"
             )
 
 
@@ -164,6 +164,23 @@ def load_scoring_frame(db_url: str | None, day: dt.date, *, ratings: bool = True
         if ratings and not df.empty:
             df = _with_ratings(cur, df, day)
         return without_declared_non_runners(df)
+
+
+def races_to_score(db_url: str | None, days: list[dt.date]) -> set[str]:
+    """Races of the days with at least one runner to score (load_scoring_frame's rule: declared,
+    not a non-runner)."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select distinct f.race_id
+            from marts.feat_runner_pre_race as f
+            left join marts.fct_runner_result as r on r.race_id = f.race_id and r.num_pmu = f.num_pmu
+            where f.race_date = any(%s) and not coalesce(r.is_non_runner, false)
+              and not coalesce(f.is_declared_non_runner, false)
+            """,
+            (days,),
+        )
+        return {row[0] for row in cur.fetchall()}
 
 
 def with_market(df: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from ml.frames import closing_distribution, prepare
 from ml.groups import race_starts
 from ml.models import WinModel
 from ml.splits import walk_forward_splits
+from pmu_core.facts import DEFAULT_MIN_EDGE
 
 
 def walk_forward_predict(
@@ -64,7 +65,7 @@ def walk_forward_predict(
 
 
 def evaluate_predictions(
-    preds: pd.DataFrame, *, min_edge: float = 0.05, n_boot: int = 1000, seed: int = 0
+    preds: pd.DataFrame, *, min_edge: float = DEFAULT_MIN_EDGE, n_boot: int = 1000, seed: int = 0
 ) -> dict:
     """All figures on held-out predictions (columns of WinModel.predict, plus optionally mkt_odds,
     final_odds, p_truth). Comparisons with the market use the races the market priced."""
@@ -140,7 +141,7 @@ def run_evaluation(
     min_train_days: int,
     test_days: int,
     max_train_days: int | None = None,
-    min_edge: float = 0.05,
+    min_edge: float = DEFAULT_MIN_EDGE,
     n_boot: int = 1000,
     log: Callable[[str], None] | None = None,
 ) -> dict:

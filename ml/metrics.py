@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ml.groups import first_in_race, race_sizes, race_sum
+from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, WIN_POOL_TAKEOUT
 
 EPS = 1e-12
-# PMU keeps about 16% of the simple-gagnant pool: 1/overround of its win odds is ~0.84 (STATS.md).
-PMU_WIN_TAKEOUT = 0.16
 
 
 def per_race_nll(p, target, starts) -> np.ndarray:
@@ -100,7 +99,7 @@ def calibration_table(p, won, n_bins: int = 10) -> list[dict]:
     return rows
 
 
-def bet_odds(mkt_odds, mkt_implied_prob, takeout: float = PMU_WIN_TAKEOUT) -> np.ndarray:
+def bet_odds(mkt_odds, mkt_implied_prob, takeout: float = WIN_POOL_TAKEOUT) -> np.ndarray:
     """The decimal odds a bettor sees at scoring time; where the feed has none, the pari-mutuel price
     implied by the normalised market probability after PMU's takeout."""
     odds = np.asarray(mkt_odds, dtype=float)
@@ -115,7 +114,7 @@ def value_bets(
     odds_at_scoring,
     final_odds,
     *,
-    min_edge: float = 0.05,
+    min_edge: float = DEFAULT_MIN_EDGE,
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
@@ -161,7 +160,9 @@ def value_bets(
     }
 
 
-def cumulative_profit(p, target, odds_at_scoring, final_odds, order, *, min_edge: float = 0.05) -> np.ndarray:
+def cumulative_profit(
+    p, target, odds_at_scoring, final_odds, order, *, min_edge: float = DEFAULT_MIN_EDGE
+) -> np.ndarray:
     """Running profit of the value bets in `order` (e.g. by race start), for the ROI plot."""
     odds_now = np.asarray(odds_at_scoring, dtype=float)
     final = np.asarray(final_odds, dtype=float)
@@ -182,7 +183,7 @@ def attainable_gain(p_model, p_market, p_truth, target, starts) -> float | None:
     return float((ll_market - log_loss(p_model, target, starts)) / (ll_market - ll_truth))
 
 
-def kelly_fraction(p, odds, cap: float = 0.05) -> np.ndarray:
+def kelly_fraction(p, odds, cap: float = KELLY_CAP) -> np.ndarray:
     """Kelly stake for a win bet at decimal odds: (p·o - 1)/(o - 1), floored at 0 and capped (full
     Kelly on estimated probabilities overbets)."""
     p = np.asarray(p, dtype=float)
@@ -190,3 +191,67 @@ def kelly_fraction(p, odds, cap: float = 0.05) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         f = (p * odds - 1.0) / (odds - 1.0)
     return np.clip(np.nan_to_num(f, nan=0.0), 0.0, cap)
+
+
+# Published probabilities are judged with loose bounds, so that a check on them does not flap.
+CALIBRATION_MIN_RACES = 100  # fewer decided races: too noisy to judge, passes and says so
+CALIBRATION_MAX_R2_LOSS = 0.02  # not worse than "every runner alike" by more than this
+
+
+def calibration_verdict(
+    p, won, race_ids, *, min_races: int = CALIBRATION_MIN_RACES, n_bins: int = 10
+) -> dict:
+    """Calibration of published probabilities against results:
+    - log loss no worse than a uniform guess by more than CALIBRATION_MAX_R2_LOSS (pseudo-R²), and
+    - in every decile of p, |mean p - win rate| within 0.02 + 4 binomial standard errors.
+    Races without a winner are left out. Too few races: passes, with the reason."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "p": np.asarray(p, dtype=float),
+            "won": np.asarray(won, dtype=float),
+            "race_id": np.asarray(race_ids),
+        }
+    )
+    decided = df.groupby("race_id")["won"].transform("sum") > 0
+    df = df.loc[decided]
+    races = int(df["race_id"].nunique())
+    if races < min_races:
+        return {
+            "passed": True,
+            "races": races,
+            "reason": f"too little data: {races} decided races in the window (< {min_races}), not judged",
+        }
+    runners = df.groupby("race_id")["p"].size()
+    # a k-way dead heat counts the mean of -ln p over its winners (as per_race_nll's t_i = 1/k)
+    winners = df.loc[df["won"] > 0].groupby("race_id")["p"]
+    nll = winners.agg(lambda s: -np.mean(np.log(np.clip(s, EPS, None))))
+    per_race = pd.DataFrame({"nll": nll, "runners": runners})
+    log_loss_ = float(per_race["nll"].mean())
+    uniform = float(np.log(per_race["runners"]).mean())
+    pseudo_r2_ = 1.0 - per_race["nll"].sum() / np.log(per_race["runners"]).sum()
+    table = calibration_table(df["p"].to_numpy(), df["won"].to_numpy(), n_bins)
+    worst = 0.0
+    for row in table:
+        se = np.sqrt(max(row["mean_p"] * (1 - row["mean_p"]), 1e-9) / row["runners"])
+        row["gap"] = row["win_rate"] - row["mean_p"]
+        row["allowed"] = 0.02 + 4 * se
+        worst = max(worst, abs(row["gap"]) / row["allowed"])
+    bins_ok = worst <= 1.0
+    r2_ok = pseudo_r2_ >= -CALIBRATION_MAX_R2_LOSS
+    reasons = []
+    if not r2_ok:
+        reasons.append(f"pseudo-R² {pseudo_r2_:.4f} below -{CALIBRATION_MAX_R2_LOSS}: worse than uniform")
+    if not bins_ok:
+        reasons.append(f"a decile misses its win rate by {worst:.2f}x the allowed gap")
+    return {
+        "passed": bool(bins_ok and r2_ok),
+        "races": races,
+        "log_loss": log_loss_,
+        "uniform_log_loss": uniform,
+        "pseudo_r2": float(pseudo_r2_),
+        "worst_gap_ratio": float(worst),
+        "table": table,
+        "reason": "; ".join(reasons) or "within bounds",
+    }

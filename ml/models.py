@@ -40,7 +40,7 @@ DEFAULT_LGBM_PARAMS = {
     "force_row_wise": True,
 }
 
-# Fields known only after the race (shared/pmu/README.md): a feature named after one of them (f_<name>...)
+# Fields known only after the race (../shared/pmu/README.md): a feature named after one of them (f_<name>...)
 # is refused whatever its table says. The feature marts' leakage tests check the values themselves.
 POST_RACE_FIELDS = (
     "finish_place",

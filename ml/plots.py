@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ml import metrics  # noqa: E402
+from pmu_core.facts import DEFAULT_MIN_EDGE  # noqa: E402
 
 
 def calibration_curve(preds: pd.DataFrame, path: Path, n_bins: int = 10) -> Path:
@@ -50,7 +51,7 @@ def feature_importance(importance: dict[str, float], path: Path, top: int = 25) 
     return path
 
 
-def cumulative_roi(preds: pd.DataFrame, path: Path, min_edge: float = 0.05) -> Path:
+def cumulative_roi(preds: pd.DataFrame, path: Path, min_edge: float = DEFAULT_MIN_EDGE) -> Path:
     df = preds.loc[np.isfinite(preds["p_market"].to_numpy(dtype=float))]
     order_key = df["race_start_at"] if "race_start_at" in df.columns else df["race_date"].astype(str)
     order = np.argsort(order_key.astype(str).to_numpy(), kind="stable")

@@ -38,7 +38,7 @@ RATING_FEATURES = (
 @dataclass(frozen=True)
 class RatingConfig:
     """Prior variances and per-run drift, in units of the within-race log-strength. Picked from a
-    small grid on the synthetic benchmark's days (bench/ml.py): the pseudo-R² moved by ±0.002
+    small grid on the synthetic benchmark's days (bench/ml_eval.py): the pseudo-R² moved by ±0.002
     across it, so the choice does not drive the benchmark's figures."""
 
     prior_var_horse: float = 0.6

@@ -1,5 +1,5 @@
--- The model registry and published predictions (schema `modeling`). Idempotent: applied by
--- ml.registry.ensure_tables() and, identically, by the pre-hook of the dbt mart ml_model_daily_accuracy.
+-- The model registry and published predictions (schema `modeling`): the one definition of these
+-- tables. Idempotent: applied by ml.registry.ensure_tables(); dbt reads them as the source `modeling`.
 create schema if not exists modeling;
 
 create table if not exists modeling.models (

@@ -4,6 +4,7 @@ modeling.predictions with an idempotent upsert on (model, race, runner)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,7 @@ from ml.dataset import load_scoring_frame
 from ml.groups import rank_in_race
 from ml.models import WinModel
 from pmu_core import db
-
-KELLY_CAP = 0.05
+from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP
 
 _UPSERT_SQL = """
 insert into modeling.predictions (
@@ -106,22 +106,69 @@ def write_predictions(
     return len(values)
 
 
-def score_day(db_url: str | None, day: dt.date, *, model_ref: str | None = None) -> dict:
-    """Score every declared runner of `day` with the chosen model (default: the production model)."""
+def moved_races(current: pd.DataFrame, scored: pd.DataFrame) -> list[str]:
+    """Races whose runners or market (odds, snapshot time) differ from what was scored, or that were
+    never scored. `current`: race_id, num_pmu, mkt_odds, mkt_served_at (the feature mart now);
+    `scored`: race_id, num_pmu, market_odds, market_served_at (modeling.predictions)."""
+
+    def runner_state(df: pd.DataFrame, odds: str, served: str) -> pd.Series:
+        odds_values = pd.to_numeric(df[odds], errors="coerce").round(4)
+        served_values = pd.to_datetime(df[served], utc=True)
+        keys = [
+            f"{int(n)}:{o}@{t}" for n, o, t in zip(df["num_pmu"], odds_values, served_values, strict=True)
+        ]
+        return pd.Series(keys, index=df.index).groupby(df["race_id"]).agg(lambda s: "|".join(sorted(s)))
+
+    now = runner_state(current, "mkt_odds", "mkt_served_at")
+    before = (
+        runner_state(scored, "market_odds", "market_served_at") if not scored.empty else pd.Series(dtype=str)
+    )
+    return sorted(race for race, state in now.items() if before.get(race) != state)
+
+
+def scored_market(db_url: str | None, model_id: int, day: dt.date) -> pd.DataFrame:
+    """What a model published for a day: race_id, num_pmu, market_odds, market_served_at."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select race_id, num_pmu, market_odds, market_served_at from modeling.predictions"
+            " where model_id = %s and race_date = %s",
+            (model_id, day),
+        )
+        return pd.DataFrame(cur.fetchall(), columns=["race_id", "num_pmu", "market_odds", "market_served_at"])
+
+
+def score_day(
+    db_url: str | None,
+    day: dt.date,
+    *,
+    model_ref: str | None = None,
+    only_moved: bool = False,
+    min_edge: float = DEFAULT_MIN_EDGE,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Score every declared runner of `day` with the chosen model (default: the production model).
+    `only_moved`: only the races whose market or field changed since this model scored them (the
+    pre-race odds refreshes). Returns what was published; `races` 0 when nothing was."""
     registry.ensure_tables(db_url)
     record, model = registry.load_model(db_url, model_ref)
+    summary = {"model": record.label, "model_id": record.id, "date": str(day), "races": 0, "runners": 0}
     frame = load_scoring_frame(db_url, day)
     if frame.empty:
-        return {"model": record.label, "date": str(day), "races": 0, "runners": 0}
+        return summary
+    if only_moved:
+        moved = moved_races(frame, scored_market(db_url, record.id, day))
+        if log:
+            races = frame["race_id"].nunique()
+            log(f"{day}: {len(moved)} of {races} races moved since scored with {record.label}")
+        if not moved:
+            return summary | {"value_bets": 0}
+        frame = frame.loc[frame["race_id"].isin(moved)].reset_index(drop=True)
     rows = prediction_rows(model, frame)
     written = write_predictions(db_url, record, rows)
-    return {
-        "model": record.label,
-        "model_id": record.id,
-        "date": str(day),
+    return summary | {
         "races": int(rows["race_id"].nunique()),
         "runners": written,
-        "value_bets": int((rows["edge"] > 0.05).sum()),
+        "value_bets": int((rows["edge"] > min_edge).sum()),
     }
 
 
@@ -133,3 +180,50 @@ def read_predictions(db_url: str | None, day: dt.date, model_id: int | None = No
             (day, model_id, model_id),
         )
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+# --- what was published, for the checks ----------------------------------------------------------
+
+
+def published_race_sums(db_url: str | None, model_id: int, days: list[dt.date]) -> dict[str, float]:
+    """race_id -> sum of the published probabilities of a model for the days."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select race_id, sum(probability) from modeling.predictions"
+            " where model_id = %s and race_date = any(%s) group by race_id",
+            (model_id, days),
+        )
+        return {race: float(total) for race, total in cur.fetchall()}
+
+
+def published_rows(db_url: str | None, model_id: int, days: list[dt.date]) -> int:
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from modeling.predictions where model_id = %s and race_date = any(%s)",
+            (model_id, days),
+        )
+        return int(cur.fetchone()[0])
+
+
+def recent_outcomes(db_url: str | None, model_name: str, day: dt.date, days: int) -> pd.DataFrame:
+    """Published probabilities of a model name (its latest version per race) for the race days in
+    [day - days, day], with the results known now: race_id, probability, is_winner."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            with latest as (
+                select race_id, max(model_id) as model_id
+                from modeling.predictions
+                where model_name = %(name)s and race_date between %(first)s and %(day)s
+                group by race_id
+            )
+            select p.race_id, p.probability, r.is_winner
+            from modeling.predictions as p
+            inner join latest as l on l.race_id = p.race_id and l.model_id = p.model_id
+            inner join marts.fct_runner_result as r on r.race_id = p.race_id and r.num_pmu = p.num_pmu
+            where not r.is_non_runner
+            order by p.race_id, p.num_pmu
+            """,
+            {"name": model_name, "first": day - dt.timedelta(days=days), "day": day},
+        )
+        return pd.DataFrame(cur.fetchall(), columns=["race_id", "probability", "is_winner"])

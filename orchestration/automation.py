@@ -19,6 +19,7 @@ from orchestration import race_clock, warehouse
 from orchestration.ml_assets import EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
+from pmu_core.facts import ENDPOINT_NAMES, PARIS
 
 
 def current_time() -> datetime:
@@ -67,7 +68,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         ),
         "daily": dg.define_asset_job(
             "daily_job",
-            selection=_raw(*warehouse.RAW_TABLES) | warehouse_models,
+            selection=_raw(*ENDPOINT_NAMES) | warehouse_models,
             description="Everything for a day (or a range: one run).",
         ),
     }
@@ -86,7 +87,7 @@ def build_automation(jobs: dict[str, Any]):
     @dg.schedule(
         job=jobs["morning"],
         cron_schedule="0 8 * * *",
-        execution_timezone="Europe/Paris",
+        execution_timezone=PARIS.key,
         name="morning_schedule",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )

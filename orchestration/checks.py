@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration import warehouse
 from orchestration.resources import PostgresResource
+from pmu_core.facts import race_id
 
 RECENT_DAYS = 7  # checks outside a partitioned run look at the latest days landed
 RACE_KEY = dg.AssetKey(["marts", "race"])
@@ -82,7 +83,7 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
             with postgres.connection() as conn:
                 days = _days(context, conn)
                 landed = warehouse.landed_race_keys(conn, "participants", days)
-                expected = {f"{d.isoformat()}-R{m}-C{r}" for d, m, r in landed}
+                expected = {race_id(d, m, r) for d, m, r in landed}
                 present = warehouse.race_ids_in_table(conn, "marts.race_participant", days)
             missing = missing_ids(expected, present)
             return dg.AssetCheckResult(

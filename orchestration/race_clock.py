@@ -2,19 +2,17 @@
 
 The sensors only gather inputs (the latest programme of each watched day, which races already
 have their rapports) and turn the answers of these functions into run requests, so the timing
-rules are tested directly with a simulated clock.
+rules are tested directly with a simulated clock. No Dagster here: importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
-CANCELLED_STATUSES = frozenset({"COURSE_ANNULEE"})
+from pmu_core.facts import PARIS
+from pmu_core.programme import ProgrammeRace, programme_races
 
 # Results: PMU publishes the arrival a few minutes after the finish and the definitive rapports
 # later still; ask from `RESULTS_SETTLE` after the start, again every `RESULTS_RETRY`, and stop
@@ -26,50 +24,20 @@ RESULTS_GIVE_UP = timedelta(hours=6)
 ODDS_LEAD = timedelta(hours=1)
 ODDS_EVERY = timedelta(minutes=5)
 
-
-@dataclass(frozen=True, order=True)
-class RaceStart:
-    race_date: date
-    meeting_num: int
-    race_num: int
-    start_at: datetime  # aware
-    status: str | None = None
-
-    @property
-    def key(self) -> tuple[date, int, int]:
-        return (self.race_date, self.meeting_num, self.race_num)
-
-    @property
-    def race_id(self) -> str:
-        """The warehouse's race key (contract 2)."""
-        return f"{self.race_date.isoformat()}-R{self.meeting_num}-C{self.race_num}"
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status in CANCELLED_STATUSES
+# A race of a programme as the clock sees it: RaceStart(day, meeting, number, start_at, status),
+# with .key, .race_id and .cancelled (pmu_core.programme reads the bodies).
+RaceStart = ProgrammeRace
 
 
 def races_from_programme(body: Mapping, race_date: date) -> list[RaceStart]:
-    """The races of a programme body with their start times. `race_date` is the day of the URL the
-    body came from (the body's own date fields are not needed). Races without a start time are
-    skipped: nothing can be scheduled for them."""
-    races = []
-    for meeting in (body.get("programme") or {}).get("reunions") or []:
-        meeting_num = meeting.get("numOfficiel")
-        for course in meeting.get("courses") or []:
-            start_ms, race_num = course.get("heureDepart"), course.get("numOrdre")
-            if meeting_num is None or race_num is None or start_ms is None:
-                continue
-            races.append(
-                RaceStart(
-                    race_date,
-                    int(meeting_num),
-                    int(race_num),
-                    datetime.fromtimestamp(start_ms / 1000, tz=UTC),
-                    course.get("statut"),
-                )
-            )
-    return sorted(races)
+    """The races of a programme body that have a start time (nothing can be scheduled for the
+    others), sorted. `race_date` is the day of the URL the body came from. A body that is not a
+    programme has no races."""
+    try:
+        races = programme_races(body, race_date)
+    except ValueError:
+        return []
+    return [r for r in races if r.start_at is not None]
 
 
 def paris_day(moment: datetime) -> date:

@@ -1,4 +1,5 @@
-"""Raw landing assets: one per endpoint, partitioned by race day, calling `extract/`.
+"""Raw landing assets: one per endpoint of the registry (pmu_core.facts.ENDPOINTS), keyed
+`raw/<raw_table>`, partitioned by race day, calling `extract/`.
 
 Each materialisation lands the partition's days with `extract.ingest.ingest_day(only=[endpoint])`
 (append-only and idempotent: an unchanged body adds no row), reports what it landed as metadata
@@ -6,7 +7,6 @@ and evaluates its checks on the days it touched. URLs that still fail after the 
 retries fail the step once the rest is landed, so the step's retry policy fetches them again.
 """
 
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,21 +16,23 @@ from orchestration import warehouse
 from orchestration.partitions import context_days, daily_partitions, single_run_backfill
 from orchestration.race_clock import RESULTS_GIVE_UP, RaceStart, day_is_over
 from orchestration.resources import PmuApiResource, PostgresResource
+from pmu_core import facts
 
-ENDPOINTS = ("programme", "participants", "performances", "rapports")
 RAW_GROUP = "raw"
 API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds across runs
 # The morning run (08:00 Paris) should have landed the day's programme and fields by 09:00.
 MORNING_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1), timezone="Europe/Paris"
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1), timezone=facts.PARIS.key
 )
+MORNING_ENDPOINTS = ("programme", "participants")
 NETWORK_RETRY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 
 
 def raw_asset_key(endpoint: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", warehouse.RAW_TABLES[endpoint]])
+    """`raw/<raw_table>`: the key dbt's sources on that table map to (orchestration/dbt_assets.py)."""
+    return dg.AssetKey([facts.RAW_SCHEMA, facts.endpoint(endpoint).raw_table])
 
 
 # --- checks: pure functions over the latest programmes and what has landed -------------------
@@ -70,6 +72,7 @@ def stale_programme_days(
     return stale
 
 
+# Checks per endpoint (an endpoint without an entry has none).
 CHECKS: dict[str, list[tuple[str, str]]] = {
     "programme": [
         ("programme_published", "every day of the partition has a programme body"),
@@ -81,7 +84,6 @@ CHECKS: dict[str, list[tuple[str, str]]] = {
             "every race of the latest programme has a participants body",
         )
     ],
-    "performances": [],
     "rapports": [
         ("finished_races_have_rapports", "races started more than 6 h ago have their rapports-definitifs")
     ],
@@ -132,58 +134,43 @@ def _evaluate_checks(endpoint: str, conn, days: list[date], now: datetime) -> It
         )
 
 
-def _merge_reports(reports: list) -> dict:
-    total = {
-        "days": 0,
-        "races": 0,
-        "bodies_new": 0,
-        "bodies_unchanged": 0,
-        "not_published": 0,
-        "rejected": 0,
-        "bytes_landed": 0,
-    }
-    failed: list[dict] = []
-    for report in reports:
-        values = report.as_dict()
-        for name in total:
-            total[name] += int(values.get(name) or 0)
-        failed.extend(values.get("failed") or [])
-    total["failed"] = failed
-    return total
-
-
 def build_raw_asset(
     endpoint: str, retry_policy: dg.RetryPolicy | None = NETWORK_RETRY
 ) -> dg.AssetsDefinition:
+    spec = facts.endpoint(endpoint)
     key = raw_asset_key(endpoint)
 
     @dg.asset(
         key=key,
-        deps=[] if endpoint == "programme" else [raw_asset_key("programme")],
+        # a per-race endpoint fetches the races of the day's programme
+        deps=[raw_asset_key("programme")] if spec.per_race else [],
         partitions_def=daily_partitions,
         backfill_policy=single_run_backfill,
         group_name=RAW_GROUP,
         retry_policy=retry_policy,
         pool=API_POOL,
-        freshness_policy=MORNING_FRESHNESS if endpoint in ("programme", "participants") else None,
+        freshness_policy=MORNING_FRESHNESS if endpoint in MORNING_ENDPOINTS else None,
         kinds={"python", "postgres"},
-        description=f"Untouched PMU `{endpoint}` bodies, one row per distinct snapshot (raw.{key.path[-1]}).",
-        check_specs=[dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECKS[endpoint]],
+        description=f"Untouched PMU `{endpoint}` bodies, one row per distinct snapshot "
+        f"({spec.qualified_table}).",
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECKS.get(endpoint, [])
+        ],
     )
     def _raw_asset(context: dg.AssetExecutionContext, postgres: PostgresResource, pmu_api: PmuApiResource):
-        from extract.ingest import ensure_raw_tables, ingest_day
+        from extract.ingest import ensure_raw_tables, ingest_day, merge_reports
 
         days = context_days(context)
         url = postgres.get_url()
         ensure_raw_tables(url)
         config = pmu_api.client_config()
-        if endpoint == "programme":
+        if not spec.per_race:
             to_fetch = days
         else:  # a day without a programme (none published: no racing) has no races to fetch
             with postgres.connection() as conn:
                 to_fetch = sorted(warehouse.latest_programmes(conn, days))
         reports = [ingest_day(day, config=config, db_url=url, only=[endpoint]) for day in to_fetch]
-        summary = _merge_reports(reports)
+        summary = merge_reports(reports, days[0], days[-1]).as_dict()
         summary["days_without_programme"] = len(days) - len(to_fetch)
         context.log.info(f"{endpoint} {days[0]}..{days[-1]}: {summary | {'failed': len(summary['failed'])}}")
         if summary["failed"]:
@@ -195,7 +182,7 @@ def build_raw_asset(
             )
         with postgres.connection() as conn:
             rows = warehouse.raw_rows(conn, endpoint, days)
-            table_mb = warehouse.table_megabytes(conn, f"raw.{key.path[-1]}")
+            table_mb = warehouse.table_megabytes(conn, spec.qualified_table)
             checks = list(_evaluate_checks(endpoint, conn, days, datetime.now(UTC)))
         yield dg.MaterializeResult(
             metadata={
@@ -216,6 +203,6 @@ def build_raw_asset(
     return _raw_asset
 
 
-with warnings.catch_warnings():  # backfill_policy on @asset is "beta": known, and what we want
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    raw_assets = [build_raw_asset(endpoint) for endpoint in ENDPOINTS]
+def build_raw_assets() -> list[dg.AssetsDefinition]:
+    """One raw asset per endpoint of the registry, in its fetch order."""
+    return [build_raw_asset(e.name) for e in facts.ENDPOINTS]

@@ -3,20 +3,27 @@
 Values come from the environment through `EnvVar` (resolved when a run starts, not at import);
 unset values fall back to the project's settings at run time, so the same definitions point at
 the live API, a replay server in tests, the embedded PostgreSQL or any other server.
+dagster-dbt (which imports dbt) is imported only where dbt is used, so that the raw assets, the
+sensors and the checks do not pay for it.
 """
+
+from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import Field
 
 from pmu_core import db
 from pmu_core.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtProject
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -92,10 +99,14 @@ def dbt_executable() -> str:
 
 
 def dbt_project() -> DbtProject:
+    from dagster_dbt import DbtProject
+
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def default_resources(project: DbtProject) -> dict[str, dg.ConfigurableResource]:
+    from dagster_dbt import DbtCliResource
+
     return {
         "postgres": PostgresResource(url=_env_or_none("PMU_DATABASE_URL")),
         "pmu_api": PmuApiResource(base_url=_env_or_none("PMU_API_BASE_URL")),

@@ -1,5 +1,6 @@
-"""The few warehouse reads the orchestration needs (sensors, checks, metadata). Table names come
-from a fixed list and are passed as identifiers; values are always query parameters."""
+"""The few warehouse reads the orchestration needs (sensors, checks, metadata). Raw tables are
+named by endpoint (pmu_core.facts.ENDPOINTS) and passed as identifiers; values are always query
+parameters."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from datetime import date, datetime
 from psycopg2 import sql
 
 from orchestration.race_clock import RaceStart, races_from_programme
-
-RAW_TABLES = {
-    "programme": "pmu_programme",
-    "participants": "pmu_participants",
-    "performances": "pmu_performances",
-    "rapports": "pmu_rapports",
-}
+from pmu_core import facts
 
 
 def _raw(endpoint: str) -> sql.Composed:
-    return sql.SQL("raw.{}").format(sql.Identifier(RAW_TABLES[endpoint]))
+    return sql.SQL("{}.{}").format(
+        sql.Identifier(facts.RAW_SCHEMA), sql.Identifier(facts.RAW_TABLES[endpoint])
+    )
+
+
+def _qualified(endpoint: str) -> str:
+    return facts.endpoint(endpoint).qualified_table
 
 
 def table_exists(conn, qualified_name: str) -> bool:
@@ -30,16 +31,18 @@ def table_exists(conn, qualified_name: str) -> bool:
 
 def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime | None, list[RaceStart]]]:
     """For each day that has a programme landed: when its latest body was true, and its races."""
-    if not table_exists(conn, "raw.pmu_programme"):
+    if not table_exists(conn, _qualified("programme")):
         return {}
     with conn.cursor() as cur:
         cur.execute(
-            """
-            select distinct on (race_date) race_date, served_at, body
-            from raw.pmu_programme
-            where race_date = any(%s)
-            order by race_date, served_at desc nulls last, raw_id desc
-            """,
+            sql.SQL(
+                """
+                select distinct on (race_date) race_date, served_at, body
+                from {}
+                where race_date = any(%s)
+                order by race_date, served_at desc nulls last, raw_id desc
+                """
+            ).format(_raw("programme")),
             (list(days),),
         )
         return {day: (served_at, races_from_programme(body, day)) for day, served_at, body in cur.fetchall()}
@@ -47,7 +50,7 @@ def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime |
 
 def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[date, int, int]]:
     """(race_date, meeting_num, race_num) of the races that have at least one body of `endpoint`."""
-    if not table_exists(conn, f"raw.{RAW_TABLES[endpoint]}"):
+    if not table_exists(conn, _qualified(endpoint)):
         return set()
     with conn.cursor() as cur:
         cur.execute(
@@ -90,7 +93,7 @@ def race_ids_in_table(conn, qualified_name: str, days: Iterable[date]) -> set[st
 
 
 def raw_days(conn, endpoint: str = "programme") -> list[date]:
-    if not table_exists(conn, f"raw.{RAW_TABLES[endpoint]}"):
+    if not table_exists(conn, _qualified(endpoint)):
         return []
     with conn.cursor() as cur:
         cur.execute(sql.SQL("select distinct race_date from {} order by 1").format(_raw(endpoint)))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
+from pathlib import Path
 
 from pmu_core import db
 from pmu_core.settings import load_settings
@@ -21,6 +23,15 @@ def register(subparsers) -> None:
     actions.add_parser("psql", help="open psql on the warehouse").set_defaults(func=_psql)
     actions.add_parser("start", help="start the database and create the schemas").set_defaults(func=_start)
     actions.add_parser("stop", help="stop the embedded server").set_defaults(func=_stop)
+    prints = actions.add_parser(
+        "fingerprint", help="ordered hashes of every table (compare two builds bit for bit)"
+    )
+    prints.add_argument(
+        "--schemas", default=None, help="comma-separated (default: all the project's schemas)"
+    )
+    prints.add_argument("--out", type=Path, default=None, help="write the hashes to this JSON file")
+    prints.add_argument("--compare", type=Path, default=None, help="a file from --out: list what differs")
+    prints.set_defaults(func=_fingerprint)
 
 
 def _url(args) -> int:
@@ -57,4 +68,21 @@ def _stop(args) -> int:
         print("PMU_DATABASE_URL is set: that server is not ours to stop")
         return 0
     print("stopped" if db.stop_embedded(settings) else "not running")
+    return 0
+
+
+def _fingerprint(args) -> int:
+    from pmu_core.fingerprint import DEFAULT_SCHEMAS, differences, fingerprint
+
+    schemas = tuple(s.strip() for s in args.schemas.split(",")) if args.schemas else DEFAULT_SCHEMAS
+    prints = fingerprint(db.ensure_database(), schemas)
+    if args.out:
+        args.out.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
+    if args.compare:
+        before = json.loads(args.compare.read_text())
+        lines = differences(before, prints)
+        print("\n".join(lines) if lines else f"{len(prints)} tables identical to {args.compare}")
+        return 1 if lines else 0
+    if not args.out:
+        print(json.dumps(prints, indent=1, sort_keys=True))
     return 0

@@ -9,20 +9,17 @@ time went.
 5. evaluate: walk-forward evaluation of the model against the market and the known truth;
 6. train + score: a model on all history, promoted, scoring "today" into modeling.predictions.
 
-Each step returns a one-line summary; the timings close the run."""
+Each step is a verb of the service layer (pipeline/) with this command's own printing; it returns
+a one-line summary and the timings close the run."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 
 from pmu_core import db
-from pmu_core.dbt import DBT_PROJECT, run_dbt
-from pmu_core.replay_server import ReplayServerThread
 from pmu_core.settings import load_settings
 
 DEMO_TODAY = date(2025, 11, 30)
@@ -45,96 +42,58 @@ def _step_synth(ctx: dict) -> str:
         ctx["first_day"], ctx["today"], out, seed=args.seed, meetings_per_day=args.meetings_per_day
     )
     ctx["synth_dir"] = out
-    return (
-        f"{summary['days']} days, {summary['races']} races written to {out} "
-        f"(final snapshot, morning/ snapshot, truth/)"
-    )
+    written = f"{summary['days']} days, {summary['races']} races written to {out}"
+    return f"{written} (final snapshot, morning/ snapshot, truth/)"
 
 
 def _step_land(ctx: dict) -> str:
-    from extract.client import ClientConfig
-    from extract.ingest import ingest_day
+    from pipeline.land import ReplayPass, land_replayed
 
-    synth_dir: Path = ctx["synth_dir"]
-    totals = {
-        "bodies_new": 0,
-        "bodies_unchanged": 0,
-        "not_published": 0,
-        "rejected": 0,
-        "failed": 0,
-        "bytes_landed": 0,
-    }
-    with ReplayServerThread(synth_dir / "morning") as morning, ReplayServerThread(synth_dir) as final:
-        day = ctx["first_day"]
-        while day <= ctx["today"]:
-            # The morning run lands what the 08:00 schedule lands (programme, participants with the
-            # morning odds); the evening run lands the rest once results are out.
-            passes = [(morning, MORNING_ENDPOINTS)]
-            if day < ctx["today"]:
-                passes.append((final, None))
-            for server, endpoints in passes:
-                config = ClientConfig(base_url=server.base_url, requests_per_second=None, max_workers=4)
-                report = ingest_day(day, config=config, db_url=ctx["database_url"], only=endpoints).as_dict()
-                for key in totals:
-                    value = report.get(key, 0)
-                    totals[key] += len(value) if isinstance(value, list) else int(value or 0)
-            day += timedelta(days=1)
-    if totals["failed"] or totals["rejected"]:
-        raise RuntimeError(f"landing had failures: {totals}")
+    synth_dir = ctx["synth_dir"]
+    # The morning run lands what the 08:00 schedule lands (programme, participants with the morning
+    # odds); the evening run lands the rest once results are out, for every day before today.
+    passes = [
+        ReplayPass(synth_dir / "morning", only=MORNING_ENDPOINTS),
+        ReplayPass(synth_dir, until=ctx["today"] - timedelta(days=1)),
+    ]
+    days = [ctx["first_day"] + timedelta(days=i) for i in range((ctx["today"] - ctx["first_day"]).days + 1)]
+    report = land_replayed(passes, days, ctx["database_url"])
+    if report.failed or report.rejected:
+        raise RuntimeError(f"landing had failures: {report.as_dict()}")
     return (
-        f"{totals['bodies_new']} bodies landed ({totals['bytes_landed'] / 1e6:.1f} MB), "
-        f"{totals['bodies_unchanged']} unchanged, {totals['not_published']} not published"
+        f"{report.bodies_new} bodies landed ({report.bytes_landed / 1e6:.1f} MB), "
+        f"{report.bodies_unchanged} unchanged, {report.not_published} not published"
     )
 
 
 def _step_dbt(ctx: dict) -> str:
-    # unit tests check the SQL, not the data: CI runs them (make test)
-    run_dbt(ctx["database_url"], "build", "--quiet", "--exclude", "resource_type:unit_test")
-    run_results = json.loads((DBT_PROJECT / "target" / "run_results.json").read_text())
-    statuses: dict[str, int] = {}
-    for node in run_results["results"]:
-        statuses[node["status"]] = statuses.get(node["status"], 0) + 1
-    return "dbt build: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    from pipeline.build import build, describe
 
-
-def _pmu(*argv: str) -> None:
-    from pmu_cli.main import main
-
-    code = main(list(argv))
-    if code:
-        raise RuntimeError(f"pmu {' '.join(argv)} exited {code}")
+    return "dbt build: " + describe(build(ctx["database_url"]))
 
 
 def _step_evaluate(ctx: dict) -> str:
-    last_past_day = ctx["today"] - timedelta(days=1)
-    _pmu(
-        "evaluate",
-        "--start",
-        ctx["first_day"].isoformat(),
-        "--end",
-        last_past_day.isoformat(),
-        "--truth",
-        str(ctx["synth_dir"] / "truth"),
-        "--min-train-days",
-        str(ctx["args"].min_train_days),
-        "--test-days",
-        "7",
+    from pipeline.modeling import EvaluationSettings, Recipe, evaluate
+
+    settings = EvaluationSettings(
+        min_train_days=ctx["args"].min_train_days, test_days=7, truth_dir=ctx["synth_dir"] / "truth"
     )
-    return "walk-forward evaluation written (metrics JSON and plots under PMU_HOME/evaluations)"
+    last_past_day = ctx["today"] - timedelta(days=1)
+    _, out = evaluate(ctx["database_url"], ctx["first_day"], last_past_day, Recipe(), settings=settings)
+    return f"walk-forward evaluation written (metrics JSON and plots in {out})"
 
 
 def _step_train_and_score(ctx: dict) -> str:
+    from pipeline.modeling import Recipe, train
+    from pipeline.scoring import score
+
     last_past_day = ctx["today"] - timedelta(days=1)
-    _pmu("train", "--start", ctx["first_day"].isoformat(), "--end", last_past_day.isoformat(), "--promote")
-    _pmu("score", "--date", ctx["today"].isoformat())
-    with db.connection(ctx["database_url"]) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select count(distinct race_id), count(*) from modeling.predictions p "
-            "join marts.race r using (race_id) where r.race_date = %s",
-            (ctx["today"],),
-        )
-        races, runners = cur.fetchone()
-    return f"model trained and promoted; {runners} runners of {races} races scored for {ctx['today']}"
+    trained = train(ctx["database_url"], ctx["first_day"], last_past_day, Recipe(), promote=True)
+    scored = score(ctx["database_url"], [ctx["today"]])
+    return (
+        f"model {trained.record.label} trained and promoted; {scored['runners']} runners of "
+        f"{scored['races']} races scored for {ctx['today']}"
+    )
 
 
 STEPS: list[tuple[str, Callable[[dict], str]]] = [

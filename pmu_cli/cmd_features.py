@@ -4,19 +4,15 @@ pmu features build [--start D1 --end D2] [--odds-cutoff-minutes N]
     dbt run of marts.feat_runner_pre_race, marts.fct_runner_result, marts.perf_by_condition
     and what they need; with dates, only race days D1..D2 (inclusive) are rebuilt.
 pmu features signal [--db-url URL] [--markdown]
-    win rate by decile and within-race AUC of every feature (bench/feature_signal.py).
+    win rate by decile and within-race AUC of every feature (ml/feature_signal.py, run by
+    bench/feature_signal.py on the real history).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import runpy
-import subprocess
 import sys
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 SELECTION = ("+feat_runner_pre_race", "+fct_runner_result", "perf_by_condition")
 
@@ -57,51 +53,30 @@ def register(subparsers) -> None:
     signal.set_defaults(func=_signal)
 
 
-def dbt_vars(start: date | None, end: date | None, odds_cutoff_minutes: int | None) -> dict:
-    """The dbt vars of a build: the inclusive day range of the command line becomes the models'
-    half-open window [start, end + 1)."""
-    if start and end and end < start:
-        raise ValueError(f"--end {end} is before --start {start}")
-    out: dict = {}
-    if start:
-        out["start_date"] = start.isoformat()
-    if end:
-        out["end_date"] = (end + timedelta(days=1)).isoformat()
-    if odds_cutoff_minutes is not None:
-        out["odds_cutoff_minutes"] = odds_cutoff_minutes
-    return out
-
-
 def _build(args) -> int:
+    from pipeline.build import build, window_vars
     from pmu_core import db
-    from pmu_core.settings import PROJECT_ROOT
 
     try:
-        variables = dbt_vars(args.start, args.end, args.odds_cutoff_minutes)
+        variables = window_vars(args.start, args.end, args.odds_cutoff_minutes)
     except ValueError as error:
         print(f"pmu features build: {error}", file=sys.stderr)
         return 2
-    url = db.ensure_database()
-    project = PROJECT_ROOT / "dbt_project"
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "run",
-        "--select",
-        *SELECTION,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-    ]
-    if variables:
-        command += ["--vars", json.dumps(variables)]
-    env = {**os.environ, **db.dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.run(command, env=env).returncode
+    try:
+        build(db.ensure_database(), select=SELECTION, command="run", variables=variables, stream=True)
+    except RuntimeError as error:
+        print(f"pmu features build: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _signal(args) -> int:
+    import subprocess
+
     from pmu_core.settings import PROJECT_ROOT
 
-    module = runpy.run_path(str(PROJECT_ROOT / "bench" / "feature_signal.py"))
+    # The report is the benchmark's: it lands the real history into its own database unless given one.
     argv = (["--db-url", args.db_url] if args.db_url else []) + (["--markdown"] if args.markdown else [])
-    return module["main"](argv)
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "feature_signal.py"), *argv]
+    ).returncode

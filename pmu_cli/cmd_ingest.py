@@ -11,8 +11,9 @@ from datetime import date
 import psycopg2
 
 from extract.client import ClientConfig
-from extract.endpoints import ENDPOINTS, parse_only
+from extract.endpoints import parse_only
 from extract.ingest import BackfillInterrupted, backfill, ingest_day
+from pmu_core.facts import ENDPOINT_NAMES
 
 MAX_FAILURES_SHOWN = 20
 
@@ -60,7 +61,7 @@ def register(subparsers) -> None:
         "--only",
         action="append",
         default=None,
-        help=f"endpoints to fetch, comma-separated or repeated: {','.join(ENDPOINTS)} "
+        help=f"endpoints to fetch, comma-separated or repeated: {','.join(ENDPOINT_NAMES)} "
         "(e.g. --only participants for a pre-race odds snapshot)",
     )
     _add_client_options(ingest)
@@ -99,7 +100,7 @@ def format_summary(data: dict) -> str:
             f"already final, {data['days_final']} final now"
         )
     else:
-        if data["endpoints"] != list(ENDPOINTS):
+        if data["endpoints"] != list(ENDPOINT_NAMES):
             state = f"only {', '.join(data['endpoints'])}"
         else:
             state = "final" if data["is_final"] else "not final yet (a later run will fetch it again)"

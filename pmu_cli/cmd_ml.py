@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from pmu_core.facts import DEFAULT_MIN_EDGE
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -41,7 +43,9 @@ def register(subparsers) -> None:
     _add_data_args(evaluate)
     evaluate.add_argument("--min-train-days", type=int, default=28, help="race dates before the first test")
     evaluate.add_argument("--test-days", type=int, default=7, help="race dates per walk-forward step")
-    evaluate.add_argument("--min-edge", type=float, default=0.05, help="value bet: p·odds - 1 above this")
+    evaluate.add_argument(
+        "--min-edge", type=float, default=DEFAULT_MIN_EDGE, help="value bet: p·odds - 1 above this"
+    )
     evaluate.add_argument("--truth", type=Path, default=None, help="synthetic truth folder (DIR/truth)")
     evaluate.add_argument(
         "--out", type=Path, default=None, help="output folder (default PMU_HOME/evaluations/<name>/<time>)"
@@ -65,12 +69,11 @@ def register(subparsers) -> None:
     score.set_defaults(func=run_score)
 
 
-def _model_factory(args):
-    from ml.models import WinModel
+def _recipe(args):
+    from pipeline.modeling import Recipe
 
-    features = [f.strip() for f in args.features.split(",")] if args.features else None
-    name = args.name or f"win_{args.kind}"
-    return lambda: WinModel(name=name, kind=args.kind, features=features, seed=args.seed)
+    features = tuple(f.strip() for f in args.features.split(",")) if args.features else None
+    return Recipe(kind=args.kind, name=args.name, features=features, cutoff=args.cutoff, seed=args.seed)
 
 
 def _fail(message: str) -> int:
@@ -79,19 +82,15 @@ def _fail(message: str) -> int:
 
 
 def run_train(args) -> int:
-    from ml import registry
-    from ml.dataset import MissingMartError, load_dataset
+    from ml.dataset import MissingMartError
+    from pipeline.modeling import train
     from pmu_core import db
 
-    url = db.ensure_database()
     try:
-        frame = load_dataset(url, args.start, args.end, cutoff=args.cutoff)
-        model = _model_factory(args)().fit(frame)
+        trained = train(db.ensure_database(), args.start, args.end, _recipe(args), promote=args.promote)
     except (MissingMartError, ValueError) as exc:
         return _fail(str(exc))
-    record = registry.register(url, model, metrics={"training": model.training, "cutoff": args.cutoff})
-    if args.promote:
-        record = registry.promote(url, record.label)
+    record, model = trained.record, trained.model
     print(
         f"registered {record.label} ({record.status}): {model.training['races']} races "
         f"{model.training['start']}..{model.training['end']}, {len(model.features)} features, "
@@ -101,38 +100,30 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from ml import registry
-    from ml.dataset import MissingMartError, load_dataset
-    from ml.evaluate import one_line, run_evaluation
-    from ml.truth import attach_truth, load_truth
+    from ml.dataset import MissingMartError
+    from ml.evaluate import one_line
+    from pipeline.modeling import EvaluationSettings, evaluate
     from pmu_core import db
-    from pmu_core.settings import load_settings
 
-    url = db.ensure_database()
-    factory = _model_factory(args)
-    name = factory().name
-    out = args.out or (
-        load_settings().home / "evaluations" / name / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    settings = EvaluationSettings(
+        min_train_days=args.min_train_days,
+        test_days=args.test_days,
+        min_edge=args.min_edge,
+        truth_dir=args.truth,
     )
     try:
-        frame = load_dataset(url, args.start, args.end, cutoff=args.cutoff)
-        if args.truth:
-            frame = attach_truth(frame, load_truth(args.truth, args.start, args.end))
-        result = run_evaluation(
-            frame,
-            out,
-            factory,
-            min_train_days=args.min_train_days,
-            test_days=args.test_days,
-            min_edge=args.min_edge,
+        result, out = evaluate(
+            db.ensure_database(),
+            args.start,
+            args.end,
+            _recipe(args),
+            settings=settings,
+            out=args.out,
+            store_on=args.model,
             log=lambda m: print(m, file=sys.stderr),
         )
-    except (MissingMartError, ValueError, FileNotFoundError) as exc:
+    except (MissingMartError, ValueError, FileNotFoundError, LookupError) as exc:
         return _fail(str(exc))
-    result["cutoff"] = args.cutoff
-    if args.model:
-        record = registry.get_model(url, args.model)
-        registry.set_metrics(url, record.id, record.metrics | {"evaluation": result})
     print(one_line(result))
     print(f"metrics and plots in {out}")
     return 0
@@ -174,15 +165,15 @@ def run_models_promote(args) -> int:
 
 def run_score(args) -> int:
     from ml.dataset import MissingMartError
-    from ml.scoring import score_day
+    from pipeline.scoring import score
     from pmu_core import db
 
     try:
-        summary = score_day(db.ensure_database(), args.date, model_ref=args.model)
+        summary = score(db.ensure_database(), [args.date], model_ref=args.model)
     except (LookupError, MissingMartError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
     print(
-        f"scored {summary['date']} with {summary['model']}: {summary['races']} races, "
+        f"scored {args.date} with {summary['model']}: {summary['races']} races, "
         f"{summary['runners']} runners"
         + (f", {summary['value_bets']} value bets" if summary["runners"] else "")
     )

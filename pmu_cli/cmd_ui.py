@@ -1,9 +1,14 @@
 """`pmu ui`: the Dagster UI (`dagster dev -m orchestration`) on 127.0.0.1, with the warehouse's
-database and an instance under PMU_HOME/dagster (see orchestration/instance.py)."""
+database and an instance under PMU_HOME/dagster (see orchestration/instance.py).
+
+`pmu ui` becomes `dagster dev` (exec: same process id), so SIGTERM or SIGINT to it stops Dagster
+cleanly, also when it was started in the background. Writing the instance imports only
+orchestration.instance: the definitions are built by `dagster dev`'s code server, not here."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -61,5 +66,14 @@ def run_ui(args) -> int:
         f"Dagster UI on http://{args.host}:{args.port} (instance {home}, {args.storage} storage)", flush=True
     )
     os.chdir(PROJECT_ROOT)
+    stoppable_by_signals()
     os.execvpe(command[0], command, {**os.environ, **ui_environment(url, home)})
     return 0  # not reached
+
+
+def stoppable_by_signals() -> None:
+    """Default SIGINT/SIGTERM dispositions for the process about to exec `dagster dev`. A shell
+    starts background jobs with SIGINT ignored; an ignored signal stays ignored across exec, and
+    `dagster dev` maps SIGTERM to its SIGINT handler, so it would ignore both and never stop."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)

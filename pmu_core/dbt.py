@@ -15,14 +15,18 @@ from pmu_core.settings import PROJECT_ROOT
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
 
-def run_dbt(db_url: str, *args: str, vars: dict | None = None) -> subprocess.CompletedProcess:
-    """`dbt ARGS` against db_url; raises with dbt's output when it fails."""
+def run_dbt(
+    db_url: str, *args: str, vars: dict | None = None, stream: bool = False
+) -> subprocess.CompletedProcess:
+    """`dbt ARGS` against db_url; raises with dbt's output when it fails. `stream`: dbt's log goes
+    to this process's stdout/stderr as it runs instead of being captured."""
     dbt = Path(sys.executable).with_name("dbt")  # the dbt of this environment, not one on PATH
     cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
     if vars:
         cmd += ["--vars", json.dumps(vars, default=str)]
     env = os.environ | db.dbt_env(db_url) | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=DBT_PROJECT)
+    done = subprocess.run(cmd, env=env, capture_output=not stream, text=True, cwd=DBT_PROJECT)
     if done.returncode != 0:
-        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+        output = "" if stream else f":\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+        raise RuntimeError(f"dbt {' '.join(args)} failed{output}")
     return done

@@ -34,11 +34,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
+
+from pmu_core.facts import API_PATH_PREFIX, PARIS
 
 FAULT_KINDS = ("500", "429", "slow", "truncated")
-PARIS = ZoneInfo("Europe/Paris")
-_PATH_RE = re.compile(r"^/rest/client/(\d+)/programme/(.+)$")
+# API_PATH_PREFIX with its client number captured, then the body's path
+_PATH_RE = re.compile("^" + r"(\d+)".join(map(re.escape, API_PATH_PREFIX.split("{client}"))) + "(.+)$")
 
 _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _MAX_CACHED_TARGETS = 100_000  # distinct request targets remembered (resolution, not bytes)
@@ -140,13 +141,6 @@ def render_response(
             b"" if head_only else body,
         )
     )
-
-
-class ReplayHandler:
-    """Kept for scripts that set `ReplayHandler.disable_nagle_algorithm` on the former
-    http.server handler: the asyncio core always answers in one write on a TCP_NODELAY socket."""
-
-    disable_nagle_algorithm = True
 
 
 @dataclass

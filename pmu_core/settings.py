@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pmu_core.facts import LIVE_API_BASE_URL
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LIVE_API_BASE_URL = "https://online.turfinfo.api.pmu.fr"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ DISCIPLINE_MERE = {TROT: "TROT", PLAT: "PLAT", OBSTACLE: "OBSTACLE"}
 MUSIQUE_LETTER = {"ATTELE": "a", "MONTE": "m", "PLAT": "p", "HAIE": "h", "STEEPLECHASE": "s", "CROSS": "c"}
 ALLURE = {TROT: "TROT", PLAT: "GALOP", OBSTACLE: "GALOP"}
 
-# Declared runners: (median, spread, min, max), after STATS.md.
+# Declared runners: (median, spread, min, max), after ../shared/pmu/STATS.md.
 FIELD_SIZE = {
     "PLAT": (11, 3.5, 4, 20),
     "ATTELE": (14, 2.5, 6, 18),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-TAKEOUT_WIN = 0.15  # PMU keeps about 15% of the win pool
-
 
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Win probabilities of a Plackett–Luce model with these log-strengths."""
@@ -39,7 +37,7 @@ def market_probabilities(
 MAX_ODDS = 999.0
 
 
-def odds_from_probabilities(q: np.ndarray, takeout: float = TAKEOUT_WIN) -> np.ndarray:
+def odds_from_probabilities(q: np.ndarray, takeout: float) -> np.ndarray:
     """Pari-mutuel decimal odds: the pool less the takeout shared over the stakes on each runner,
     rounded to 0.1 below 10 and to 1 from 10 on, within [1.1, MAX_ODDS] (the tote shows no more:
     the real recordings top out in the hundreds, a deep longshot of a noisy view could reach 10^4)."""

@@ -15,15 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
 
+from pmu_core import facts
+from pmu_core.facts import PARIS
 from synth import catalog as cat
 from synth.maths import market_probabilities, odds_from_probabilities, plackett_luce_order, softmax
 
-PARIS = ZoneInfo("Europe/Paris")
 MIN_REST_DAYS = 6
 
 
@@ -34,6 +34,7 @@ class SynthConfig:
     meetings_per_day: float = 7.0
     burn_in_days: int = 120  # simulated before the first written day, so horses have a past
     strength_scale: float = 1.8  # sharpness of the truth: larger = favourites win more often
+    # the simulated win pool's takeout (PMU's real one: pmu_core.facts.WIN_POOL_TAKEOUT)
     takeout: float = 0.15
     longshot_bias: float = 0.82  # exponent < 1 flattens the crowd's view (favourite-longshot bias)
     market_noise_final: float = 0.40  # sd of the log-noise of the final odds around the truth
@@ -106,7 +107,7 @@ class Race:
 
     @cached_property
     def race_id(self) -> str:
-        return f"{self.day.isoformat()}-R{self.meeting}-C{self.num}"
+        return facts.race_id(self.day, self.meeting, self.num)
 
     @property
     def n(self) -> int:
@@ -285,7 +286,8 @@ class World:
 
     def _new_horses(self, circuit: Circuit, idx: np.ndarray, year: int, initial: bool = False) -> None:
         """(Re)initialise horses `idx` of a circuit: a new identity, latents and an empty past.
-        Initial ages follow STATS.md's age mix clipped to the kind's range; newcomers are young."""
+        Initial ages follow the age mix of ../shared/pmu/STATS.md, clipped to the kind's range;
+        newcomers are young."""
         rng = self.rng
         m = len(idx)
         if m == 0:

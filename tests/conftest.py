@@ -9,7 +9,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from pmu_core import db
@@ -59,25 +58,46 @@ def server_url(pmu_home) -> str:
     db.stop_embedded(settings)
 
 
+class Databases:
+    """Fresh databases on the test server, each with the project's schemas; `create()` returns
+    (name, url), `drop(name)` removes one (its sessions closed). Names are generated, never input."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.names: set[str] = set()
+
+    def create(self, prefix: str = "t") -> tuple[str, str]:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = db.recreate_database(name, self.server_url)
+        self.names.add(name)
+        return name, url
+
+    def drop(self, name: str) -> None:
+        db.drop_database(name, self.server_url)
+        self.names.discard(name)
+
+
+@pytest.fixture(scope="session")
+def databases(server_url) -> Databases:
+    """The one way tests make a database: per test (`db_url`), per module (`databases.create()`
+    in a module fixture, dropped in its teardown) or a second one beside `db_url`."""
+    made = Databases(server_url)
+    yield made
+    for name in list(made.names):
+        made.drop(name)
+
+
 @pytest.fixture
-def db_url(server_url, pmu_home, monkeypatch, tmp_path) -> str:
+def db_url(databases, monkeypatch, tmp_path) -> str:
     """A fresh, empty database with the project's schemas, exported as PMU_DATABASE_URL so that
     in-process code, `pmu` subprocesses and dbt all use it. Dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name, not input
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
+    name, url = databases.create()
     monkeypatch.setenv("PMU_DATABASE_URL", url)
     monkeypatch.setenv("PMU_HOME", str(tmp_path / "pmu_home"))
     for key, value in db.dbt_env(url).items():
         monkeypatch.setenv(key, value)
     yield url
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
+    databases.drop(name)
 
 
 @pytest.fixture

@@ -92,3 +92,32 @@ def test_url_for_database_round_trips():
     socket_url = db.url_for_database("postgresql://postgres:@/pmu?host=/tmp/sock", "t1")
     assert db.connection_params(socket_url)["host"] == "/tmp/sock"
     assert db.connection_params(socket_url)["dbname"] == "t1"
+
+
+def test_fingerprint_sees_a_changed_value_but_not_the_clock(db_url):
+    import hashlib
+
+    from pmu_core.fingerprint import differences, fingerprint
+
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("create table marts.t (id int, name text, fetched_at timestamptz)")
+        cur.execute("insert into marts.t values (2, 'b', now()), (1, 'a', now())")
+    before = fingerprint(db_url, ("marts",))
+    # rows as PostgreSQL prints a row, sorted, joined by newlines: computed here independently
+    assert before["marts.t"] == {
+        "rows": 2,
+        "md5": hashlib.md5(b"(1,a)\n(2,b)").hexdigest(),
+        "ignored": ["fetched_at"],
+    }
+
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("update marts.t set fetched_at = now() + interval '1 day'")
+    assert differences(before, fingerprint(db_url, ("marts",))) == []
+
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("update marts.t set name = 'c' where id = 2")
+        cur.execute("create table marts.u (id int)")
+    assert differences(before, fingerprint(db_url, ("marts",))) == [
+        "marts.t: differs (2 rows before, 2 after)",
+        "marts.u: new (0 rows)",
+    ]

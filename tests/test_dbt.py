@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -132,11 +131,10 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def warehouse(shared_pmu, server_url, tmp_path_factory):
+def warehouse(shared_pmu, databases, tmp_path_factory):
     """A fresh database with every real replay day (and the 08:55 odds snapshot of 05/11/2025)
     landed through the extractor, and the warehouse built by `dbt build`."""
-    name = f"t_dbt_{uuid.uuid4().hex[:10]}"
-    url = db.recreate_database(name, server_url)
+    name, url = databases.create("t_dbt")
     tmp = tmp_path_factory.mktemp("dbt")
     env = {
         **os.environ,
@@ -157,7 +155,7 @@ def warehouse(shared_pmu, server_url, tmp_path_factory):
         yield {"url": url, "env": env, "tmp": tmp, "replay": replay, "shared": shared_pmu}
     finally:
         # a fresh connection: one held idle through the module's minutes of dbt may be gone
-        db.drop_database(name, server_url)
+        databases.drop(name)
 
 
 # ---- tests -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 
 from extract.client import ClientConfig
 from extract.ingest import backfill
-from pmu_core import db
 from pmu_core.replay_server import ReplayServerThread
 
 DAYS = ("26102025", "05112025", "16112025")
@@ -27,19 +25,11 @@ TABLES = ("pmu_programme", "pmu_participants", "pmu_performances", "pmu_rapports
 
 
 @pytest.fixture
-def other_db_url(server_url):
+def other_db_url(databases):
     """A second fresh database on the same server (the uninterrupted run's)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name, not input
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
+    name, url = databases.create()
     yield url
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
+    databases.drop(name)
 
 
 @pytest.fixture
@@ -258,3 +248,27 @@ def test_rapports_not_announced_by_this_runs_programme_are_not_asked(tmp_path, d
     assert not day.is_final  # R1C2 is still to run
     # a run without the programme reads the landed one, which may be stale: it asks for both
     assert rapports_only == 2
+
+
+def test_merge_reports_sums_the_count_fields_once_each():
+    from extract.ingest import COUNT_FIELDS, DayReport, merge_reports
+
+    morning, evening = DayReport(day=date(2025, 11, 5)), DayReport(day=date(2025, 11, 5), is_final=True)
+    morning.count(**{name: 1 for name in COUNT_FIELDS})
+    evening.count(**{name: 10 for name in COUNT_FIELDS})
+    morning.fail("u1", "timeout")
+    other = DayReport(day=date(2025, 11, 6))
+    other.fail("u2", "HTTP 500")
+    total = merge_reports([morning, evening, other])
+    assert all(getattr(total, name) == 11 for name in COUNT_FIELDS)
+    assert (total.start, total.end, total.days, total.days_final) == (
+        date(2025, 11, 5),
+        date(2025, 11, 6),
+        2,
+        1,
+    )
+    assert [f["url"] for f in total.failed] == ["u1", "u2"]
+    empty = merge_reports([], date(2025, 11, 1), date(2025, 11, 2)).as_dict()
+    assert empty["days"] == 0 and empty["failed"] == [] and empty["start"] == "2025-11-01"
+    with pytest.raises(ValueError):
+        merge_reports([])

@@ -20,8 +20,10 @@ from extract.client import (
     parse_http_date,
     parse_retry_after,
 )
-from extract.endpoints import Race, api_path, day_is_final, parse_only, races_in_programme, races_to_fetch
+from extract.endpoints import day_is_final, parse_only, races_to_fetch
 from extract.landing import content_sha256, csv_line, precheck_body, sha256_hex
+from pmu_core.facts import api_path
+from pmu_core.programme import ProgrammeRace, programme_races
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
 # ---- pure functions ----------------------------------------------------------------------------
@@ -101,10 +103,10 @@ def test_only_keeps_the_strict_order_and_refuses_unknown_names():
 
 def test_races_of_a_real_programme(shared_pmu):
     body = json.loads((shared_pmu / "replay" / "16112025.json").read_bytes())
-    races = races_in_programme(body)
+    races = programme_races(body)
     meetings = body["programme"]["reunions"]
     expected = {(m["numOfficiel"], c["numOrdre"]) for m in meetings for c in m["courses"]}
-    assert {(r.meeting, r.race) for r in races} == expected and len(races) == 110
+    assert {(r.meeting_num, r.race_num) for r in races} == expected and len(races) == 110
     cancelled = [r for r in races if r.status == "COURSE_ANNULEE"]
     provisional = [r for r in races if r.status == "ARRIVEE_PROVISOIRE"]
     assert len(cancelled) == 1 and cancelled[0].is_over
@@ -113,15 +115,16 @@ def test_races_of_a_real_programme(shared_pmu):
 
 def test_morning_programme_races_are_not_over(shared_pmu):
     body = json.loads((shared_pmu / "snapshots" / "0855" / "05112025.json").read_bytes())
-    races = races_in_programme(body)
+    races = programme_races(body)
     assert len(races) == 63 and not any(r.is_over for r in races)
     with pytest.raises(ValueError, match="not a programme"):
-        races_in_programme({"participants": []})
+        programme_races({"participants": []})
 
 
 def test_day_is_final_rules():
     day = date(2025, 11, 5)
-    over, running = Race(1, 1, "FIN_COURSE", True), Race(1, 2, "PROGRAMMEE", False)
+    over = ProgrammeRace(None, 1, 1, status="FIN_COURSE", is_over=True)
+    running = ProgrammeRace(None, 1, 2, status="PROGRAMMEE", is_over=False)
     evening = datetime(2025, 11, 5, 22, 0, tzinfo=UTC)
     assert day_is_final(day, [over], evening, complete=True)
     assert not day_is_final(day, [over], evening, complete=False)
@@ -319,6 +322,39 @@ def test_404_is_not_published_and_other_client_errors_are_not_retried(tmp_path):
         assert server.httpd.requests_served == 1
 
 
+def test_cookies_the_api_sets_are_not_kept_nor_sent_back():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cookies_received = []
+
+    class SetsCookies(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            cookies_received.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SetsCookies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with _client(f"http://127.0.0.1:{server.server_address[1]}", []) as client:
+            results = [client.fetch("05112025") for _ in range(3)]
+            jar = client._session().cookies
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.status for r in results] == ["ok"] * 3
+    assert cookies_received == [None, None, None] and len(jar) == 0
+
+
 def _raw_server(answer: bytes, stall: float = 0.0):
     """A socket server that answers every connection with `answer` (its Content-Length may lie),
     then waits `stall` seconds and closes: a body cut or stalled mid-transfer."""
@@ -382,10 +418,10 @@ def test_rapports_are_asked_only_where_a_fresh_programme_announces_them():
             ]
         }
     }
-    races = races_in_programme(programme)
+    races = programme_races(programme)
     assert [r.rapports_available for r in races] == [True, False, None]
     asked, not_asked = races_to_fetch("rapports", races, programme_is_fresh=True)
-    assert [r.race for r in asked] == [1, 3] and [r.race for r in not_asked] == [2]
+    assert [r.race_num for r in asked] == [1, 3] and [r.race_num for r in not_asked] == [2]
     # an older programme (the morning's, read back by an `only=[rapports]` run) is not trusted
     assert races_to_fetch("rapports", races, programme_is_fresh=False) == (races, [])
     assert races_to_fetch("participants", races, programme_is_fresh=True) == (races, [])
@@ -394,7 +430,7 @@ def test_rapports_are_asked_only_where_a_fresh_programme_announces_them():
 def test_a_day_with_rapports_left_unasked_is_not_final():
     day = date(2025, 11, 5)
     evening = datetime(2025, 11, 5, 22, 0, tzinfo=UTC)
-    over = Race(1, 1, "FIN_COURSE", True)
+    over = ProgrammeRace(None, 1, 1, status="FIN_COURSE", is_over=True)
     assert day_is_final(day, [over], evening, complete=True)
     assert not day_is_final(day, [over], evening, complete=True, races_not_asked=1)
     assert day_is_final(day, [over], evening + timedelta(days=3), complete=True, races_not_asked=1)

@@ -17,8 +17,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from extract import landing
 from extract.client import ClientConfig
 from extract.ingest import ensure_raw_tables, ingest_day
+from pmu_core.facts import ENDPOINTS, Endpoint
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 
 DAY = date(2025, 11, 5)
@@ -348,3 +350,20 @@ def test_raw_tables_are_applied_idempotently_and_upgraded(db_url):
         db_url, "select indexdef from pg_indexes where schemaname = 'raw' and indexdef ilike %s", ("%body%",)
     )
     assert indexes == []  # no index on the jsonb column (nor on anything named body)
+
+
+def test_the_schema_check_follows_the_registry(db_url, monkeypatch):
+    """The check that spares applying schema.sql covers every endpoint's raw table, and only
+    those: a registry with one more endpoint finds the schema not current until its table exists."""
+    params = landing.schema_check_params()
+    assert {f"{params['schema']}.{table}" for table in params["tables"]} == {
+        e.qualified_table for e in ENDPOINTS
+    }
+    ensure_raw_tables(db_url)
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        assert landing.schema_is_current(cur)
+        extra = Endpoint("odds", "pmu_odds", "cotes", "stg_pmu__odds")
+        monkeypatch.setattr(landing, "ENDPOINTS", (*ENDPOINTS, extra))
+        assert not landing.schema_is_current(cur)
+        cur.execute("create table raw.pmu_odds (like raw.pmu_programme including all)")
+        assert landing.schema_is_current(cur)

@@ -22,7 +22,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -71,10 +70,10 @@ POST_RACE_COLUMNS = (
     "dividend",
     "seconds_per_km",
 )
-POINT_IN_TIME_MODELS = ("feat_int_race_pit", "feat_int_runner_pit")
-HISTORY_MODEL = "feat_int_runner_outcome"
+POINT_IN_TIME_MODELS = ("int_race_pit", "int_runner_pit")
+HISTORY_MODEL = "int_runner_outcome"
 HISTORY_GUARD = "hist.race_date < runner.race_date"
-PAST_FORM_MODEL = "feat_int_past_form"  # the race's own performances-detaillees, earlier days only
+PAST_FORM_MODEL = "int_past_form"  # the race's own performances-detaillees, earlier days only
 PAST_FORM_GUARD = "perf.past_race_date < perf.race_date"
 ODDS_GUARD = "case when is_pre_cutoff and odds_direct > 1 then odds_direct end"
 
@@ -240,10 +239,9 @@ def land(url: str, root: Path, day: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def staged(shared_pmu, server_url, tmp_path_factory):
+def staged(shared_pmu, databases, tmp_path_factory):
     history = shared_pmu / "history"
-    name = f"t_feat_{uuid.uuid4().hex[:10]}"
-    url = db.recreate_database(name, server_url)
+    name, url = databases.create("t_feat")
     tmp = tmp_path_factory.mktemp("features")
     env = {
         **os.environ,
@@ -280,7 +278,7 @@ def staged(shared_pmu, server_url, tmp_path_factory):
         stages["later"] = feature_rows(url, d)
         yield {"url": url, "env": env, "tmp": tmp, "history": history, "stages": stages}
     finally:
-        db.drop_database(name, server_url)
+        databases.drop(name)
 
 
 # ---- 6d / 6a: rows of day D never change once built ----------------------------------------------
@@ -527,7 +525,7 @@ def test_cutoff_margin_var(staged):
     env, tmp, url = staged["env"], staged["tmp"], staged["url"]
     d = day_of(DAY)
     window = {"start_date": d.isoformat(), "end_date": (d + timedelta(days=1)).isoformat()}
-    select = ["--select", "feat_int_runner_pit+", "--exclude", "perf_by_condition"]
+    select = ["--select", "int_runner_pit+", "--exclude", "perf_by_condition"]
     run_dbt(env, tmp, "run", *select, "--vars", json.dumps({**window, "odds_cutoff_minutes": 1440}))
     priced = query(url, "select count(mkt_odds) from marts.feat_runner_pre_race where race_date = %s", (d,))
     assert priced[0][0] == 0
@@ -538,7 +536,7 @@ def test_cutoff_margin_var(staged):
 def test_bad_cutoff_var_is_a_clear_error(staged):
     bad = json.dumps({"odds_cutoff_minutes": "5 minutes'; drop table x; --"})
     result = run_dbt(
-        staged["env"], staged["tmp"], "compile", "--select", "feat_int_runner_pit", "--vars", bad, check=False
+        staged["env"], staged["tmp"], "compile", "--select", "int_runner_pit", "--vars", bad, check=False
     )
     assert result.returncode != 0
     assert "odds_cutoff_minutes must be a whole number of minutes" in result.stdout
@@ -552,6 +550,7 @@ def test_dbt_tests_of_the_feature_marts_pass(staged):
         "build",
         "--select",
         "path:models/marts/features",
+        "path:models/intermediate/features",
         "--indirect-selection",
         "cautious",
     )

@@ -7,17 +7,20 @@ from datetime import date
 
 import pytest
 
-from pmu_cli.cmd_features import dbt_vars
+from pipeline.build import window_vars
 from pmu_cli.main import main
 
 
 def test_inclusive_days_become_a_half_open_window():
-    assert dbt_vars(date(2025, 11, 6), date(2025, 11, 6), None) == {
+    assert window_vars(date(2025, 11, 6), date(2025, 11, 6), None) == {
         "start_date": "2025-11-06",
         "end_date": "2025-11-07",
     }
-    assert dbt_vars(date(2025, 12, 31), None, 10) == {"start_date": "2025-12-31", "odds_cutoff_minutes": 10}
-    assert dbt_vars(None, None, None) == {}
+    assert window_vars(date(2025, 12, 31), None, 10) == {
+        "start_date": "2025-12-31",
+        "odds_cutoff_minutes": 10,
+    }
+    assert window_vars(None, None, None) == {}
 
 
 def test_end_before_start_is_refused(capsys):

@@ -1,18 +1,12 @@
-"""The maths of the feature signal report (bench/feature_signal.py), on hand-made data."""
+"""The maths of the feature signal report (ml/feature_signal.py), on hand-made data."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pmu_core.settings import PROJECT_ROOT
-
-_spec = importlib.util.spec_from_file_location("feature_signal", PROJECT_ROOT / "bench" / "feature_signal.py")
-signal = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(signal)
+from ml import feature_signal as signal
 
 
 def test_decile_win_rates_put_the_winners_in_the_top_decile():

@@ -7,8 +7,6 @@ snapshot only, so the point-in-time test can compare its features before and aft
 from __future__ import annotations
 
 import datetime as dt
-import re
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -23,8 +21,8 @@ from ml.leakage import leaky_features
 from ml.models import WinModel
 from ml.scoring import read_predictions, score_day
 from ml.truth import attach_truth, load_truth
-from ml.warehouse import build_marts, land_days, run_dbt
-from pmu_core import db
+from pipeline.build import build, build_feature_marts
+from pipeline.land import ReplayPass, land_replayed
 from pmu_core.settings import PROJECT_ROOT
 from synth import generate
 
@@ -37,24 +35,18 @@ TRAIN_DAYS = 22
 
 
 @pytest.fixture(scope="module")
-def warehouse(server_url, tmp_path_factory):
+def warehouse(databases, tmp_path_factory):
     """(db url, synthetic root, features of the last day before its results landed)."""
     root = tmp_path_factory.mktemp("synth")
     generate(START, LAST, root, seed=5, meetings_per_day=3)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name, not input
-    url = db.url_for_database(server_url, name)
-    db.ensure_schemas(url)
+    name, url = databases.create()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PMU_DATABASE_URL", url)
         mp.setenv("PMU_HOME", str(tmp_path_factory.mktemp("pmu_home")))
         days = [START + dt.timedelta(days=i) for i in range(DAYS)]
-        land_days([root / "morning", root], days[:-1], url)
-        land_days([root / "morning"], days[-1:], url)
-        build_marts(url)
+        land_replayed([ReplayPass(root / "morning"), ReplayPass(root)], days[:-1], url)
+        land_replayed([ReplayPass(root / "morning")], days[-1:], url)
+        build_feature_marts(url)
         before = load_scoring_frame(url, LAST)
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
             cur.execute(
@@ -62,12 +54,10 @@ def warehouse(server_url, tmp_path_factory):
                 (LAST,),
             )
             odds_before = pd.DataFrame(cur.fetchall(), columns=["num_pmu", "race_id", "final_odds"])
-        land_days([root], days[-1:], url)
-        build_marts(url)
+        land_replayed([ReplayPass(root)], days[-1:], url)
+        build_feature_marts(url)
         yield url, root, before, odds_before
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
+    databases.drop(name)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +115,7 @@ def test_scoring_twice_leaves_the_same_rows_and_feeds_the_accuracy_mart(warehous
     assert len(first) > 0 and first.equals(second)
     np.testing.assert_allclose(first.groupby("race_id")["probability"].sum(), 1.0, atol=1e-9)
 
-    run_dbt(url, "run", "--select", "ml_model_daily_accuracy")
+    build(url, select=("ml_model_daily_accuracy",), command="run")
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             "select races, log_loss, hit_rate, value_bets from marts.ml_model_daily_accuracy"
@@ -172,7 +162,42 @@ def test_a_post_race_column_is_caught_by_the_point_in_time_check(warehouse):
     assert leaky_features(fed_before, fed_after, ["f_closing_price", "f_age"]) == ["f_closing_price"]
 
 
-def test_accuracy_mart_creates_the_modeling_tables_exactly_as_ml_schema():
-    model_sql = (PROJECT_ROOT / "dbt_project/models/marts/ml/ml_model_daily_accuracy.sql").read_text()
-    hook = re.search(r"{% set modeling_ddl %}(.*?){% endset %}", model_sql, re.S).group(1)
-    assert hook.strip() == (PROJECT_ROOT / "ml/schema.sql").read_text().strip()
+def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_they_exist(db_url):
+    """The modeling DDL exists once (ml/schema.sql): the mart builds empty before any model was
+    registered, and reads modeling.predictions once ml has created it."""
+
+    def rows(statement: str, params: tuple = ()) -> list[tuple]:
+        with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    rows((PROJECT_ROOT / "extract" / "schema.sql").read_text())
+    build(db_url, select=("+ml_model_daily_accuracy",), command="run")
+    assert rows("select to_regclass('modeling.predictions')") == [(None,)]
+    assert rows("select count(*) from marts.ml_model_daily_accuracy") == [(0,)]
+
+    registry.ensure_tables(db_url)
+    ((model_id,),) = rows(
+        "insert into modeling.models (name, version, kind, feature_hash, features, params, artifact_path)"
+        " values ('m', 1, 'test', 'h', '[]', '{}', '/nowhere') returning id"
+    )
+    race = ("2025-11-05-R1-C1", dt.date(2025, 11, 5))
+    rows(
+        "insert into modeling.predictions (model_id, model_name, model_version, race_id, race_date,"
+        " num_pmu, probability, rank, fair_odds, market_odds, edge)"
+        " values (%s, 'm', 1, %s, %s, 1, 0.6, 1, 1.67, 2.0, 0.2),"
+        " (%s, 'm', 1, %s, %s, 2, 0.4, 2, 2.5, 2.0, -0.2)",
+        (model_id, *race, model_id, *race),
+    )
+    rows(
+        "insert into marts.fct_runner_result (race_id, race_date, num_pmu, horse_key, has_result,"
+        " is_non_runner, finish_place, is_winner, is_placed, final_odds)"
+        " values (%s, %s, 1, 'a', true, false, 1, true, true, 2.0),"
+        " (%s, %s, 2, 'b', true, false, 2, false, true, 2.0)",
+        (*race, *race),
+    )
+    build(db_url, select=("ml_model_daily_accuracy",), command="run")
+    # one race, the top pick won, one value bet (edge 0.2 > 5%) paid 2.0 for 1: profit 1.0
+    assert rows(
+        "select model_id, races, hit_rate, value_bets, value_bet_profit from marts.ml_model_daily_accuracy"
+    ) == [(model_id, 1, 1.0, 1, 1.0)]

@@ -12,19 +12,14 @@ import psycopg2
 import pytest
 
 import orchestration
+from ml.metrics import calibration_verdict
+from ml.scoring import moved_races
 from orchestration.automation import ODDS_RUN_CONFIG
-from orchestration.ml_assets import (
-    EVALUATION_KEY,
-    MODEL_KEY,
-    PREDICTIONS_KEY,
-    calibration_verdict,
-    evaluation,
-    model,
-    moved_races,
-    predictions,
-    should_promote,
-)
+from orchestration.ml_assets import EVALUATION_KEY, MODEL_KEY, PREDICTIONS_KEY, evaluation, model, predictions
 from orchestration.resources import PostgresResource
+from pipeline.build import build_feature_marts
+from pipeline.land import ReplayPass, land_replayed
+from pipeline.modeling import should_promote
 
 START = dt.date(2025, 3, 3)
 DAYS = 30
@@ -151,14 +146,13 @@ def _check_metadata(result, name: str) -> dict:
 
 @pytest.mark.slow
 def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
-    from ml.warehouse import build_marts, land_days
     from synth import generate
 
     root = tmp_path / "synth"
     generate(START, LAST, root, seed=11, meetings_per_day=3)
     days = [START + dt.timedelta(days=i) for i in range(DAYS)]
-    land_days([root / "morning", root], days, db_url)
-    build_marts(db_url)
+    land_replayed([ReplayPass(root / "morning"), ReplayPass(root)], days, db_url)
+    build_feature_marts(db_url)
 
     resources = {"postgres": PostgresResource(url=db_url)}
     scored_days = (TRAIN_END + dt.timedelta(days=1), LAST)

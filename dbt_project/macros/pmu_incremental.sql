@@ -1,4 +1,4 @@
-{#- Incremental window on race date (contract 2), half-open [start_date, end_date):
+{#- Incremental window on race date (contract 2, pmu_core/facts.py), half-open [start_date, end_date):
       --vars '{"start_date": "2025-11-05", "end_date": "2025-11-06"}'
     Either bound may be given alone. Without vars an incremental run processes the race dates not
     built yet plus the latest built one again (its bodies may have changed since); a first build

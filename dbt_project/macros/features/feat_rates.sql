@@ -12,7 +12,7 @@
             count(*) filter (where hist.race_date >= runner.race_date - {{ days }} and hist.is_placed)
                 as places_{{ days }}d{{ "," if not loop.last }}
             {%- endfor %}
-        from {{ ref('feat_int_runner_outcome') }} as hist
+        from {{ ref('int_runner_outcome') }} as hist
         where
             {{ match }}
             and hist.is_starter

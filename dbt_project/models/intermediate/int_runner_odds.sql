@@ -3,14 +3,7 @@
     served at or after the start (null while the race has not been seen run); latest odds = the
     last snapshot whatever its time. `dernierRapportReference` is not used: it is not reliably a
     morning price. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with snapshots as (
     select

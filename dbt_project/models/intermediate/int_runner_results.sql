@@ -2,14 +2,7 @@
     of lists: dead heats share a place) and, for runners it does not list (it is often cut after
     the first 3-5), from the runner's own `ordreArrivee`. Non-runners and disqualified runners get
     no place. A race "has a result" once any runner is placed; before that is_winner is null. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with runners as (
     select

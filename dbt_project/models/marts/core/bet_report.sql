@@ -1,14 +1,7 @@
 {#- Final dividends, key (race_id, bet_type, label, combination): one bet type pays several labels
     for one combination (TIERCE Ordre/Désordre, MULTI en 4..7), so the label is part of the key.
     Amounts in euros (the body's cents / 100). -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id']}]) }}
 
 select
     race_id,

@@ -1,8 +1,6 @@
 {#- Breeders, keyed by the name upper-cased with blanks collapsed. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='breeder_key',
         indexes=[{'columns': ['breeder_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

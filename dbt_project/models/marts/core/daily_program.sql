@@ -1,12 +1,5 @@
 {#- One row per race day: what its latest programme holds. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date'], 'unique': True}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date'], 'unique': True}]) }}
 
 select
     race_date,

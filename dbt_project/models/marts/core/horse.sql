@@ -2,8 +2,6 @@
     (2018 bodies). Attributes from the latest appearance. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='horse_key',
         indexes=[{'columns': ['horse_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

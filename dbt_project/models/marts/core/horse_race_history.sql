@@ -4,8 +4,6 @@
     the window's so that rebuilding an old day does not overwrite a newer observation. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='history_key',
         indexes=[{'columns': ['history_key'], 'unique': True}, {'columns': ['horse_key', 'past_race_date']}],
     )
@@ -64,7 +62,7 @@ candidates as (
             *,
             2 as priority
         from {{ this }}
-    where history_key in (select observed.history_key from observed)
+        where history_key in (select observed.history_key from observed)
     {%- endif %}
 )
 

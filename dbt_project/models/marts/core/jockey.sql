@@ -1,8 +1,6 @@
 {#- Jockeys and drivers (the API's `driver` field for every discipline), keyed by the name upper-cased with blanks collapsed. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='jockey_key',
         indexes=[{'columns': ['jockey_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

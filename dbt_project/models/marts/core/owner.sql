@@ -1,8 +1,6 @@
 {#- Owners, keyed by the name upper-cased with blanks collapsed. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='owner_key',
         indexes=[{'columns': ['owner_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

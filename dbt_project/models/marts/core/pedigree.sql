@@ -1,8 +1,6 @@
 {#- Pedigree of each horse: sire, dam and dam's sire (names: the API gives no ids for them). -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='horse_key',
         indexes=[{'columns': ['horse_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

@@ -1,12 +1,5 @@
 {#- Races, key race_id `YYYY-MM-DD-R{meeting numOfficiel}-C{race numOrdre}` (numExterne repeats). -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id'], 'unique': True}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id'], 'unique': True}]) }}
 
 select
     race_id,

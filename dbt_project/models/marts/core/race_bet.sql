@@ -1,12 +1,5 @@
 {#- Bet types offered per race, key (race_id, bet_code). -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id']}]) }}
 
 select
     race_id,

@@ -1,13 +1,6 @@
 {#- Meetings (réunions): one per day and meeting `numOfficiel`, key meeting_id `YYYY-MM-DD-R{n}`.
     Going is measured per race: the meeting shows its first race's measure. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['meeting_id'], 'unique': True}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['meeting_id'], 'unique': True}]) }}
 
 select distinct on (meeting_id)
     meeting_id,

@@ -1,9 +1,6 @@
 {#- Declared runners, key (race_id, num_pmu): who ran with what, the market, and the result. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
         indexes=[
             {'columns': ['race_date']},
             {'columns': ['race_id', 'num_pmu'], 'unique': True},

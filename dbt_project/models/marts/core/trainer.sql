@@ -1,8 +1,6 @@
 {#- Trainers, keyed by the name upper-cased with blanks collapsed. -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='trainer_key',
         indexes=[{'columns': ['trainer_key'], 'unique': True}, {'columns': ['last_seen_date']}],
     )

@@ -1,14 +1,7 @@
-{#- Contract 3: the outcome of every declared runner, for training labels and analysts, from the
-    core race_participant (latest snapshot; fills in once the results have landed). -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}],
-        on_schema_change='fail',
-    )
-}}
+{#- Contract 3 (pmu_core/facts.py): the outcome of every declared runner, for training labels and
+    analysts, from the core race_participant (latest snapshot; fills in once the results have
+    landed). -#}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}]) }}
 
 select
     race_id,

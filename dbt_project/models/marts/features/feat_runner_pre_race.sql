@@ -1,36 +1,28 @@
-{#- Contract 3: one row per declared runner per race with everything known BEFORE the race's
-    start. Sources, all point in time:
-      - race context and runner facts: the snapshots picked by feat_int_race_pit / feat_int_runner_pit
+{#- Contract 3 (pmu_core/facts.py): one row per declared runner per race with everything known
+    BEFORE the race's start. Sources, all point in time:
+      - race context and runner facts: the snapshots picked by int_race_pit / int_runner_pit
         (the last ones known before the start / odds cut-off);
-      - history: feat_int_runner_outcome rows of race dates strictly before this race's date;
-      - past performances: feat_int_past_form, the races listed by this race's own
+      - history: int_runner_outcome rows of race dates strictly before this race's date;
+      - past performances: int_past_form, the races listed by this race's own
         performances-detaillees body, run on days before the race;
       - market: odds of the last participants snapshot known before the cut-off, else null.
     Incremental by race date (delete+insert), vars start_date / end_date as the core. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}],
-        on_schema_change='fail',
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}]) }}
 
 {%- set short_long = [90, 365] -%}
 
 with race as (
-    select * from {{ ref('feat_int_race_pit') }}
+    select * from {{ ref('int_race_pit') }}
     where {{ race_date_window('race_date') }}
 ),
 
 runner_snapshot as (
-    select * from {{ ref('feat_int_runner_pit') }}
+    select * from {{ ref('int_runner_pit') }}
     where {{ race_date_window('race_date') }}
 ),
 
 past_form as (
-    select * from {{ ref('feat_int_past_form') }}
+    select * from {{ ref('int_past_form') }}
     where {{ race_date_window('race_date') }}
 ),
 
@@ -192,7 +184,7 @@ featured as (
             hist.distance_m,
             hist.hippodrome_code,
             hist.going_penetrometre
-        from {{ ref('feat_int_runner_outcome') }} as hist
+        from {{ ref('int_runner_outcome') }} as hist
         where
             hist.horse_key = runner.horse_key
             and hist.is_starter
@@ -204,7 +196,7 @@ featured as (
         select
             min(hist.seconds_per_km_vs_field) as best_vs_field,
             min(hist.seconds_per_km) as best_seconds_per_km
-        from {{ ref('feat_int_runner_outcome') }} as hist
+        from {{ ref('int_runner_outcome') }} as hist
         where
             hist.horse_key = runner.horse_key
             and hist.is_starter

@@ -18,7 +18,7 @@ with runs as (
         finish_place,
         is_winner,
         is_placed
-    from {{ ref('feat_int_runner_outcome') }}
+    from {{ ref('int_runner_outcome') }}
     where is_starter
 ),
 

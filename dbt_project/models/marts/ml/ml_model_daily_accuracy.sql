@@ -1,63 +1,39 @@
 {#- Past accuracy of every published model, per race day: how its pre-race probabilities
     (modeling.predictions, written by `pmu score`) fared once the results were known
     (fct_runner_result). Only races with a result count; withdrawn runners are left out.
-    The pre-hook creates the modeling tables when no model was ever scored: it is ml/schema.sql
-    verbatim (tests/test_ml_dbt.py checks they stay identical). -#}
-{% set modeling_ddl %}
--- The model registry and published predictions (schema `modeling`). Idempotent: applied by
--- ml.registry.ensure_tables() and, identically, by the pre-hook of the dbt mart ml_model_daily_accuracy.
-create schema if not exists modeling;
-
-create table if not exists modeling.models (
-    id bigint generated always as identity primary key,
-    name text not null,
-    version integer not null,
-    kind text not null,
-    trained_at timestamptz not null default now(),
-    train_start date,
-    train_end date,
-    feature_hash text not null,
-    features jsonb not null,
-    params jsonb not null,
-    metrics jsonb not null default '{}'::jsonb,
-    artifact_path text not null,
-    status text not null default 'candidate'
-        check (status in ('candidate', 'production', 'archived')),
-    unique (name, version)
-);
-
-create unique index if not exists models_one_production_per_name
-    on modeling.models (name) where status = 'production';
-
-create table if not exists modeling.predictions (
-    model_id bigint not null references modeling.models (id),
-    model_name text not null,
-    model_version integer not null,
-    race_id text not null,
-    race_date date not null,
-    num_pmu integer not null,
-    probability double precision not null check (probability >= 0 and probability <= 1),
-    p_model double precision,
-    rank integer not null,
-    fair_odds double precision not null,
-    market_odds double precision,
-    market_prob double precision,
-    market_served_at timestamptz,
-    edge double precision,
-    kelly_fraction double precision,
-    scored_at timestamptz not null default now(),
-    primary key (model_id, race_id, num_pmu)
-);
-
-create index if not exists predictions_race_date on modeling.predictions (race_date);
-{% endset %}
-
-{{ config(materialized='table', pre_hook=modeling_ddl) }}
+    modeling.* is a dbt source whose DDL exists only in ml/schema.sql (applied by
+    ml.registry.ensure_tables, run by `pmu train` and `pmu score`). Until then the tables do not
+    exist and the mart builds empty, with the columns and types it has once they do. -#}
+{%- set predictions_source = source('modeling', 'predictions') -%}
+{%- set predictions_relation = none -%}
+{%- if execute -%}
+    {%- set predictions_relation = adapter.get_relation(
+        database=predictions_source.database,
+        schema=predictions_source.schema,
+        identifier=predictions_source.identifier,
+    ) -%}
+{%- endif %}
 
 {%- set value_bet_edge = 0.05 -%}
 
 with predictions as (
-    select * from {{ source('modeling', 'predictions') }}
+    {%- if predictions_relation is not none %}
+        select * from {{ predictions_source }}
+    {%- else %}
+        -- no modeling.predictions yet: no rows, with the types of its columns in ml/schema.sql
+        select
+            null::bigint as model_id,
+            null::text as model_name,
+            null::integer as model_version,
+            null::text as race_id,
+            null::date as race_date,
+            null::integer as num_pmu,
+            null::double precision as probability,
+            null::integer as rank,
+            null::double precision as market_odds,
+            null::double precision as edge
+        where false
+    {%- endif %}
 ),
 
 results as (

@@ -2,14 +2,7 @@
     several rows with the same combination (TIERCE Ordre/Désordre, MULTI en 4..7, QUINTE_PLUS
     Bonus 4sur5), so a dividend is keyed by bet type + label + combination. Amounts in the body are
     cents: `dividendePourUnEuro` = cents returned per 1 EUR staked. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with bodies as (
     {{ pmu_ranked_bodies(source('pmu', 'pmu_rapports')) }}

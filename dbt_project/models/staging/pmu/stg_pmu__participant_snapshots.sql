@@ -2,14 +2,7 @@
     unpacked to one row per runner and snapshot. The only model that reads raw participants:
     stg_pmu__participants keeps the latest snapshot (is_latest_snapshot), stg_pmu__odds_snapshots
     the odds of all of them. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu']}]) }}
 
 with bodies as (
     {{ pmu_ranked_bodies(source('pmu', 'pmu_participants')) }}

@@ -2,14 +2,7 @@
     race it ran, from the runner's own line (`itsHim`) in that past race. Units here differ from
     participants: `reductionKilometrique` and `tempsDuPremier` are in 1/100 s. Past race dates are
     epoch ms at Paris midnight (read as UTC they fall on the previous day). -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with bodies as (
     {{ pmu_ranked_bodies(source('pmu', 'pmu_performances')) }}

@@ -4,14 +4,7 @@
     the latest snapshot (is_latest_snapshot), the feature marts pick the last one known before a
     race's start. Nested arrays needed later (bets offered, finishing order, incidents) are carried
     as jsonb and unpacked by the stg_pmu__race_* models. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'programme_raw_id']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'programme_raw_id']}]) }}
 
 with bodies as (
     {{ pmu_ranked_bodies(source('pmu', 'pmu_programme')) }}

@@ -1,12 +1,5 @@
 {#- Bet types offered on each race (the programme's `paris` array), one row per race and bet code. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with races as (
     select

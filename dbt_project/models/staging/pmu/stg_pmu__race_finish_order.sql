@@ -1,14 +1,7 @@
 {#- The programme's finishing order (`ordreArrivee`), a list of lists: runners sharing an inner list
     dead-heated. Place = 1 + number of runners in the groups before (1, 2, 3, 3, 5), the numbering
     the participants bodies use too. One row per placed runner. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}],
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}]) }}
 
 with races as (
     select

@@ -2,16 +2,7 @@
     body lists, only those run on a day BEFORE the race (a body fetched after the race must not
     bring the race itself). The body belongs to this very race, so landing later days never
     changes the row. Schema intermediate. -#}
-{{
-    config(
-        schema='intermediate',
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}]) }}
 
 with past as (
     select

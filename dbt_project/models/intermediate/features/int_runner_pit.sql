@@ -4,16 +4,7 @@
     columns stay null: odds are only ever read from a body served before the cut-off.
     The post-race columns of the snapshots (finish_place_reported, finish_time_s, reduction_km_s,
     incident, race_comment) are not read here. -#}
-{{
-    config(
-        schema='intermediate',
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id', 'num_pmu'], 'unique': true}]) }}
 
 with races as (
     select
@@ -23,7 +14,7 @@ with races as (
         race_num,
         race_start_at,
         race_start_at - interval '{{ feat_odds_cutoff_minutes() }} minutes' as odds_cutoff_at
-    from {{ ref('feat_int_race_pit') }}
+    from {{ ref('int_race_pit') }}
     where {{ race_date_window('race_date') }}
 ),
 

@@ -12,7 +12,6 @@ and prints one line. The generated files are deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -21,13 +20,11 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common
 
-from synth import SynthConfig, generate  # noqa: E402
-from synth.world import World, days_between  # noqa: E402
+from synth import SynthConfig, generate
+from synth.world import World, days_between
 
-RESULTS = ROOT / "bench" / "results" / "synth.json"
 TARGET_SECONDS = 60.0
 
 
@@ -101,14 +98,14 @@ def main() -> int:
             "cpu_seconds": round(demo_cpu, 2),
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(
+    _common.write_results(
+        "synth",
+        figures,
         f"synth: {figures['days']} days, {figures['races']} races, {figures['bytes'] / 1e9:.2f} GB in "
         f"{wall:.1f}s wall / {cpu:.1f}s CPU (target {TARGET_SECONDS:.0f}s, load "
         f"{figures['load_average_1min_at_end']}); simulate-only baseline "
         f"{base_cpu:.1f}s CPU, ratio {figures['ratio_generate_to_simulate_only_cpu']}x; demo world "
-        f"{demo['races']} races in {demo_wall:.1f}s"
+        f"{demo['races']} races in {demo_wall:.1f}s",
     )
     return 0
 

@@ -4,10 +4,6 @@
     post-race fields never reach that race's own row. Race context from the point-in-time model. -#}
 {{
     config(
-        schema='intermediate',
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
         indexes=[
             {'columns': ['race_date']},
             {'columns': ['race_id', 'num_pmu'], 'unique': true},
@@ -18,7 +14,6 @@
             {'columns': ['sire_key', 'discipline', 'distance_band', 'race_date']},
             {'columns': ['dam_sire_key', 'discipline', 'distance_band', 'race_date']},
         ],
-        on_schema_change='append_new_columns',
     )
 }}
 
@@ -80,7 +75,7 @@ select
     runners.seconds_per_km - per_race.race_median_seconds_per_km as seconds_per_km_vs_field
 from runners
 left join per_race on runners.race_id = per_race.race_id
-left join {{ ref('feat_int_runner_pit') }} as pit
+left join {{ ref('int_runner_pit') }} as pit
     on runners.race_id = pit.race_id and runners.num_pmu = pit.num_pmu
-left join {{ ref('feat_int_race_pit') }} as race
+left join {{ ref('int_race_pit') }} as race
     on runners.race_id = race.race_id

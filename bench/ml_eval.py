@@ -23,67 +23,42 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import psycopg2
+import _common
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ml import registry
+from ml.dataset import load_dataset
+from ml.evaluate import evaluate_predictions, walk_forward_predict
+from ml.models import WinModel
+from ml.scoring import score_day
+from ml.truth import attach_truth, load_truth
+from pipeline.build import build_feature_marts
+from pipeline.land import ReplayPass, land_replayed, recorded_days
+from pmu_core.settings import PROJECT_ROOT
 
-from ml import registry  # noqa: E402
-from ml.dataset import load_dataset  # noqa: E402
-from ml.evaluate import evaluate_predictions, walk_forward_predict  # noqa: E402
-from ml.models import WinModel  # noqa: E402
-from ml.scoring import score_day  # noqa: E402
-from ml.truth import attach_truth, load_truth  # noqa: E402
-from ml.warehouse import build_marts, land_days, recorded_days  # noqa: E402
-from pmu_core import db  # noqa: E402
-from pmu_core.settings import shared_pmu_dir  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
+# How this benchmark has always landed its days (ml/warehouse.py's land_days): 8 workers, failures
+# retried once, quickly.
+LAND_CLIENT = replace(_common.REPLAY_CLIENT, max_workers=8, max_attempts=2, backoff_base_seconds=0.05)
 
 
 def log(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def warehouse_url(name: str, rebuild: bool) -> tuple[str, bool]:
-    """URL of database `name` on the configured server; (url, already built)."""
-    server = db.database_url()
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            if rebuild:
-                cur.execute(f'drop database if exists "{name}" with (force)')  # our constant name
-            cur.execute("select 1 from pg_database where datname = %s", (name,))
-            exists = cur.fetchone() is not None
-            if not exists:
-                cur.execute(f'create database "{name}"')  # our constant name
-    finally:
-        admin.close()
-    url = db.url_for_database(server, name)
-    db.ensure_schemas(url)
-    built = False
-    if exists:
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute("select to_regclass('marts.feat_runner_pre_race') is not null")
-            built = cur.fetchone()[0]
-    return url, built
-
-
 def build(url: str, snapshot_roots: list[Path], days: list[dt.date]) -> dict:
     started = time.perf_counter()
-    landed = land_days(snapshot_roots, days, url)
+    report = land_replayed([ReplayPass(root) for root in snapshot_roots], days, url, client=LAND_CLIENT)
+    landed = {"days": report.days, "bodies_new": report.bodies_new, "failed": len(report.failed)}
     land_seconds = time.perf_counter() - started
     log(f"landed {landed}")
     started = time.perf_counter()
-    build_marts(url)
+    build_feature_marts(url)
     return {
         "land_seconds": round(land_seconds, 1),
         "dbt_seconds": round(time.perf_counter() - started, 1),
@@ -164,7 +139,7 @@ def run_synthetic(args) -> dict:
     end = start + dt.timedelta(days=args.days - 1)
     root = home / f"days_{start}_{end}_m{args.meetings}_s{args.seed}"
     os.environ["PMU_HOME"] = str(home / "pmu_home")
-    url, built = warehouse_url("bench_ml_synth", args.rebuild)
+    url, built = _common.kept_database("bench_ml_synth", args.rebuild)
     timings = {}
     if not (root / "_captured_at.json").exists():
         log(f"generating {args.days} synthetic days into {root}")
@@ -208,11 +183,9 @@ def run_synthetic(args) -> dict:
 
 
 def run_real(args) -> dict:
-    history = shared_pmu_dir() / "history"
-    if not (history / "final").is_dir():
-        raise SystemExit(f"real history not found at {history}")
+    history = _common.shared_recordings("history", "ml_eval")
     os.environ["PMU_HOME"] = str(args.home / "real" / "pmu_home")
-    url, built = warehouse_url("bench_ml_real", args.rebuild)
+    url, built = _common.kept_database("bench_ml_real", args.rebuild)
     days = recorded_days(history / "final")
     timings = {} if built else build(url, [history / "morning", history / "final"], days)
     frame = load_dataset(url, days[0], days[-1])
@@ -253,14 +226,11 @@ def main() -> int:
     parser.add_argument("--real-test-days", type=int, default=7)
     parser.add_argument("--score-days", type=int, default=5)
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--home", type=Path, default=ROOT / ".pmu" / "bench_ml")
+    parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".pmu" / "bench_ml")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the warehouse")
     args = parser.parse_args()
     args.home = args.home.resolve()
     figures = run_real(args) if args.real else run_synthetic(args)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("ml_real.json" if args.real else "ml.json")
-    out.write_text(json.dumps(figures, indent=2, default=str))
     lg = figures["evaluations"]["lgbm"]
     d = lg["delta_r2_combined_vs_market"]
     ratio = figures["comparison"]["ratio_lgbm_over_baseline"]["model_r2"]
@@ -279,7 +249,7 @@ def main() -> int:
         )
     elif figures.get("closing_market"):
         line += f", closing market {figures['closing_market']['pseudo_r2']:.4f}"
-    print(line + f" -> {out.relative_to(ROOT)}")
+    _common.write_results("ml_real" if args.real else "ml", figures, line, show_path=True)
     return 0
 
 

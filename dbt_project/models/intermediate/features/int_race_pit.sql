@@ -2,16 +2,7 @@
     Point in time: the latest programme snapshot known before the start it announced; when no
     snapshot was taken before the start (a day first seen late), the earliest one, so that landing
     later snapshots never changes the row. Only pre-race fields are read here. -#}
-{{
-    config(
-        schema='intermediate',
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='race_date',
-        indexes=[{'columns': ['race_date']}, {'columns': ['race_id'], 'unique': true}],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(indexes=[{'columns': ['race_date']}, {'columns': ['race_id'], 'unique': true}]) }}
 
 with snapshots as (
     select

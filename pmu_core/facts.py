@@ -1,0 +1,140 @@
+"""The registry of PMU facts: what the turfinfo API serves and how the warehouse names it.
+
+Every module that needs one of these imports it from here; nothing else spells an endpoint, a raw
+table, an id format, the time zone or a betting constant. Adding an endpoint end to end is one row
+in ENDPOINTS, its table in extract/schema.sql, one staging model and its YAML: the raw assets, the
+dbt sources check and the landing schema check all follow this tuple.
+
+Contracts other modules rely on (cited as "contract N" in comments):
+1. raw tables: one row per landed body, keyed by (race_date, meeting_num, race_num) with its
+   provenance (extract/schema.sql), the body untouched as jsonb;
+2. ids and windows: `race_id` = YYYY-MM-DD-R{n}-C{n} and `meeting_id` = YYYY-MM-DD-R{n}, the race
+   day in Europe/Paris; dbt's incremental window is the half-open [start_date, end_date) of race
+   dates, passed as dbt vars;
+3. feature marts: marts.feat_runner_pre_race and marts.fct_runner_result, one row per declared
+   runner keyed by (race_id, num_pmu), the `f_*` features known before the start (ml/dataset.py
+   reads only these two tables).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# --- the API ---------------------------------------------------------------------------------------
+
+LIVE_API_BASE_URL = "https://online.turfinfo.api.pmu.fr"
+API_PATH_PREFIX = "/rest/client/{client}/programme/"
+CLIENT_NUMBERS = (1, 7, 61)  # the client numbers the public site uses; the bodies are the same
+
+# Race days, start times and the day a body belongs to are Paris time (never the body's
+# timezoneOffset, wrong on DST days).
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of the API: its name in the CLI and the assets, its raw table, and where its
+    bodies live after DDMMYYYY (a day's programme, or one race's body under R{n}/C{n}/)."""
+
+    name: str
+    raw_table: str
+    race_suffix: str | None  # None: one body per day (the programme)
+    staging_model: str  # the stg_pmu__* model that reads the raw table's JSON
+
+    @property
+    def per_race(self) -> bool:
+        return self.race_suffix is not None
+
+    @property
+    def qualified_table(self) -> str:
+        return f"raw.{self.raw_table}"
+
+
+# Strict fetch order: the programme says which races exist, the other three follow per race.
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("programme", "pmu_programme", None, "stg_pmu__programme_snapshots"),
+    Endpoint("participants", "pmu_participants", "participants", "stg_pmu__participant_snapshots"),
+    Endpoint(
+        "performances", "pmu_performances", "performances-detaillees/pretty", "stg_pmu__past_performances"
+    ),
+    Endpoint("rapports", "pmu_rapports", "rapports-definitifs", "stg_pmu__dividends"),
+)
+ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
+RAW_TABLES: dict[str, str] = {e.name: e.raw_table for e in ENDPOINTS}
+RAW_SCHEMA = "raw"
+
+
+def endpoint(name: str) -> Endpoint:
+    for candidate in ENDPOINTS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown endpoint {name!r}; known: {', '.join(ENDPOINT_NAMES)}")
+
+
+# --- ids -------------------------------------------------------------------------------------------
+
+_RACE_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})-R(\d+)-C(\d+)$")
+
+
+def day_code(day: date) -> str:
+    """The API's day in URLs and file names: DDMMYYYY."""
+    return day.strftime("%d%m%Y")
+
+
+def parse_day_code(text: str) -> date:
+    """DDMMYYYY -> date; ValueError otherwise."""
+    return datetime.strptime(text, "%d%m%Y").date()
+
+
+def api_path(name: str, day: date, meeting: int | None = None, race: int | None = None) -> str:
+    """Path of a body after the API prefix (`/rest/client/{n}/programme/`)."""
+    spec = endpoint(name)
+    if not spec.per_race:
+        return day_code(day)
+    if meeting is None or race is None:
+        raise ValueError(f"{name} needs a meeting and a race number")
+    return f"{day_code(day)}/R{meeting}/C{race}/{spec.race_suffix}"
+
+
+def meeting_id(day: date, meeting: int) -> str:
+    """The warehouse's meeting key (contract 2): YYYY-MM-DD-R{n}."""
+    return f"{day.isoformat()}-R{meeting}"
+
+
+def race_id(day: date, meeting: int, race: int) -> str:
+    """The warehouse's race key (contract 2): YYYY-MM-DD-R{n}-C{n}, e.g. 2025-11-05-R1-C1."""
+    return f"{day.isoformat()}-R{meeting}-C{race}"
+
+
+def parse_race_id(text: str) -> tuple[date, int, int]:
+    """YYYY-MM-DD-R{n}-C{n} -> (race day, meeting, race); ValueError otherwise."""
+    match = _RACE_ID.match(text)
+    if not match:
+        raise ValueError(f"not a race id (YYYY-MM-DD-R{{n}}-C{{n}}): {text!r}")
+    return date.fromisoformat(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+# --- race statuses ---------------------------------------------------------------------------------
+
+# After these a race's bodies no longer change. FIN_COURSE alone is not enough: the arrival may
+# still be provisional; `arriveeDefinitive` says so explicitly.
+FINAL_RACE_STATUSES = frozenset({"ARRIVEE_DEFINITIVE", "ARRIVEE_DEFINITIVE_COMPLETE", "COURSE_ANNULEE"})
+CANCELLED_STATUSES = frozenset({"COURSE_ANNULEE"})
+
+# A day served this long after its date is history: the API does not change it any more, whatever
+# the statuses say (old days keep odd statuses such as PROGRAMMEE for races that did run).
+SETTLED_AFTER = timedelta(days=3)
+
+# --- betting ---------------------------------------------------------------------------------------
+
+# Share of the win pool (Simple Gagnant) PMU keeps: on the recorded real days the median sum of
+# 1/odds per race is 1.186 (../shared/pmu/STATS.md), a return of ~84%. The synthetic world's own
+# pool keeps what its config says (synth.world.WorldConfig.takeout): a simulation, not a PMU fact.
+WIN_POOL_TAKEOUT = 0.16
+# A value bet: expected profit p·odds - 1 above this at the time of the bet.
+DEFAULT_MIN_EDGE = 0.05
+# Kelly stakes are capped at this fraction of the bankroll (a full Kelly on a noisy p ruins).
+KELLY_CAP = 0.05
