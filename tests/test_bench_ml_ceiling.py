@@ -8,6 +8,8 @@ import importlib
 import sys
 from dataclasses import replace
 
+import pytest
+
 from pmu_core.settings import PROJECT_ROOT
 from synth.world import SynthConfig
 
@@ -20,6 +22,7 @@ finally:
     sys.path.remove(_BENCH)
 
 
+@pytest.mark.slow
 def test_oracles_rank_by_what_they_know_and_the_truth_closes_the_whole_gap():
     config = replace(SynthConfig(), meetings_per_day=2.0, burn_in_days=60)
     start = dt.date(2023, 1, 2)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import pytest
 
 from extract.client import ClientConfig
 from extract.ingest import ingest_day
-from pmu_core import db
+from pmu_core import db, dbt
 from pmu_core.replay_server import ReplayServerThread
-from pmu_core.settings import PROJECT_ROOT
 
-DBT_DIR = PROJECT_ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+pytestmark = pytest.mark.slow  # builds a warehouse from the real days: not in the fast tier
+
 # The dbt models of this area; feature and ML marts have their own tests.
 DBT_SELECT = [
     "path:models/staging",
@@ -89,25 +87,9 @@ def race_id_of(day: str, meeting: str, race: str) -> str:
 # ---- the warehouse, built once for the module ------------------------------------------------
 
 
-def run_dbt(env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProcess:
+def run_dbt(env: dict[str, str], tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     # Own target/log folders: other people may run dbt in the same checkout at the same time.
-    command = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (
-        f"{' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    )
-    return result
+    return dbt.run_dbt(env["PMU_DATABASE_URL"], *args, target_dir=tmp, check=check)
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -375,23 +357,17 @@ def test_building_in_two_windows_equals_building_at_once(warehouse):
 
 
 def test_bad_window_var_is_a_clear_error(warehouse):
-    command = [
-        str(DBT),
+    bad = json.dumps({"start_date": "2025-11-05'; drop table marts.race; --"})
+    result = run_dbt(
+        warehouse["env"],
+        warehouse["tmp"],
         "run",
         "--select",
         "path:models/marts/core/race.sql",
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(warehouse["tmp"] / "target"),
-        "--log-path",
-        str(warehouse["tmp"] / "logs"),
         "--vars",
-        json.dumps({"start_date": "2025-11-05'; drop table marts.race; --"}),
-    ]
-    result = subprocess.run(command, env=warehouse["env"], capture_output=True, text=True, timeout=300)
+        bad,
+        check=False,
+    )
     assert result.returncode != 0
     assert "start_date/end_date must be YYYY-MM-DD" in result.stdout
     ((races,),) = query(warehouse["url"], "select count(*) from marts.race")

@@ -162,6 +162,7 @@ def test_snapshots_of_a_day_are_all_kept_in_order(shared_pmu, db_url, replay_ser
     assert len(programme_versions) == 2  # 08:55 and final; 13:00 published none
 
 
+@pytest.mark.slow
 def test_day_lands_completely_and_exactly_once_under_faults(shared_pmu, db_url):
     root = shared_pmu / "replay"
     files = files_of_day(root)

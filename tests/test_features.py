@@ -21,7 +21,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,12 +30,11 @@ from psycopg2 import sql
 
 from extract.client import ClientConfig
 from extract.ingest import ingest_day
-from pmu_core import db
+from pmu_core import db, dbt
 from pmu_core.replay_server import ReplayServerThread
-from pmu_core.settings import PROJECT_ROOT
 
-DBT_DIR = PROJECT_ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+pytestmark = pytest.mark.slow  # builds a warehouse from the real days: not in the fast tier
+
 FEATURE_SELECT = ["+feat_runner_pre_race", "+fct_runner_result"]
 BEFORE = ["03112025", "04112025", "05112025"]  # history landed before day D
 DAY = "06112025"  # D: morning captured 09:45 Paris, before every race of the day
@@ -199,24 +197,8 @@ def unguarded_post_race_reads(compiled_sql: str, *, allow_history: bool) -> list
 
 
 def run_dbt(env: dict[str, str], tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    # Own target/log folders: other people run dbt in the same checkout at the same time.
-    command = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    if check:
-        output = f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-        assert result.returncode == 0, f"{' '.join(args)} failed:\n{output}"
-    return result
+    # Own target/log folders: other people may run dbt in the same checkout at the same time.
+    return dbt.run_dbt(env["PMU_DATABASE_URL"], *args, target_dir=tmp, check=check)
 
 
 def query(url: str, statement, params: tuple = ()) -> list[tuple]:

@@ -166,6 +166,7 @@ def _pmu(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_train_promote_score_evaluate(db_url, marts, tmp_path):
     last_train = (START + dt.timedelta(days=19)).isoformat()
     trained = _pmu(

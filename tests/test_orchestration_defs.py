@@ -164,3 +164,11 @@ def test_raw_assets_and_dbt_sources_are_the_registry_raw_tables():
     sources = yaml.safe_load(SOURCES_YML.read_text())["sources"]
     tables = [t["name"] for s in sources if s.get("schema") == facts.RAW_SCHEMA for t in s["tables"]]
     assert sorted(tables) == raw_tables
+
+
+def test_each_endpoint_has_its_staging_model_reading_its_raw_table():
+    """The registry names the staging model that unpacks each raw table: dbt's manifest agrees."""
+    manifest = json.loads((PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    for endpoint in facts.ENDPOINTS:
+        node = manifest["nodes"][f"model.pmu_warehouse.{endpoint.staging_model}"]
+        assert f"source.pmu_warehouse.pmu.{endpoint.raw_table}" in node["depends_on"]["nodes"], endpoint.name

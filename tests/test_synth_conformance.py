@@ -12,6 +12,8 @@ import pytest
 import synth
 from synth.schema import ENDPOINT_FILES, endpoint_files, key_paths, violations
 
+pytestmark = pytest.mark.slow  # simulates and checks many synthetic days: not in the fast tier
+
 
 def _real_roots(shared: Path) -> list[Path]:
     roots = [shared / "replay", shared / "history" / "final", shared / "history" / "morning"]
