@@ -15,47 +15,25 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-import uuid
-from datetime import datetime
 from pathlib import Path
 
+import _common
 import psycopg2
 from psycopg2 import sql
 
 from extract.client import ClientConfig, PmuClient
 from extract.ingest import ingest_days
 from extract.landing import csv_field, ensure_raw_tables
-from pmu_core import db
+from pipeline.land import recorded_days
 from pmu_core.facts import ENDPOINTS, RAW_SCHEMA
-from pmu_core.settings import shared_pmu_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "landing.json"
 DEFAULT_WORKERS = ClientConfig(base_url="").max_workers
 # every table a run writes: the endpoints' and the extractor's own
 RAW_TABLES = (*(e.raw_table for e in ENDPOINTS), "rejected_bodies", "fetch_log", "day_runs")
-
-
-def start_replay_server(root: Path) -> tuple[subprocess.Popen, str]:
-    """`pmu replay-server` as its own process (its own core and GIL), on a free port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pmu_cli.main", "replay-server", "--root", str(root), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    first_line = proc.stdout.readline()
-    return proc, first_line.split(" on ", 1)[1].split(" serving", 1)[0]
-
-
-def replay_days(root: Path) -> list:
-    return sorted(datetime.strptime(p.stem, "%d%m%Y").date() for p in root.glob("[0-9]" * 8 + ".json"))
 
 
 def reset(url: str) -> None:
@@ -141,21 +119,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     concurrencies = [int(w) for w in args.workers.split(",")]
-    root = shared_pmu_dir() / "replay"
-    if not root.is_dir():
-        print(f"bench/landing: real recordings not found at {root} (set PMU_SHARED_DIR)", file=sys.stderr)
-        return 1
-    days = replay_days(root)
+    root = _common.shared_recordings("replay", "landing")
+    days = recorded_days(root)
     load_before = os.getloadavg()[0]  # the machine is shared: what else was running
-    server_url = db.database_url()
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')  # generated name
-    url = db.url_for_database(server_url, name)
-    proc, base_url = start_replay_server(root)
-    try:
+    with _common.scratch_database("bench_landing") as url, _common.replay_server_process(root) as server:
+        base_url = server.base_url
         ensure_raw_tables(url)
         extractor = {w: [] for w in concurrencies}
         http_only = {w: [] for w in concurrencies}
@@ -165,7 +133,7 @@ def main() -> int:
             for workers in concurrencies:
                 reset(url)
                 seconds, size, requests, own_cpu, server_cpu = run_extractor(
-                    url, base_url, days, workers, proc.pid
+                    url, base_url, days, workers, server.pid
                 )
                 extractor[workers].append(size / 1e6 / seconds)
                 cpu[workers].append((own_cpu / requests * 1e6, server_cpu / requests * 1e6))
@@ -174,12 +142,6 @@ def main() -> int:
             copy_seconds, copy_size = run_plain_copy(url, files)
             assert copy_size == size, (copy_size, size)
             plain.append(copy_size / 1e6 / copy_seconds)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
     copy_rate = statistics.median(plain)
     per_workers = {
         str(w): {
@@ -216,9 +178,9 @@ def main() -> int:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(
+    _common.write_results(
+        "landing",
+        figures,
         f"landing: extractor {figures['extractor_mb_per_s']} MB/s vs plain COPY "
         f"{figures['plain_copy_mb_per_s']} MB/s, ratio {figures['ratio']} (target >= 0.5; HTTP alone "
         f"{figures['http_only_ratio']}) with {concurrencies[0]} workers; "
@@ -229,7 +191,7 @@ def main() -> int:
         f"replay server {figures['server_cpu_us_per_request']} µs"
         + f"; over {figures['mb']} MB, {len(files)} bodies, {requests} requests, "
         f"load {figures['load_average_1min_before']} before, {figures['load_average_1min']} after, "
-        f"on {figures['cpus']} CPUs"
+        f"on {figures['cpus']} CPUs",
     )
     return 0
 

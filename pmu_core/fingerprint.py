@@ -2,7 +2,8 @@
 (`pmu db fingerprint`): a refactoring must leave raw, core and feature tables unchanged.
 
 Each table's digest is the md5 of its rows' text, sorted, over every column but those that hold a
-wall clock or a random run id: they differ between two runs of the same pipeline by design."""
+wall clock or a random run id: they differ between two runs of the same pipeline by design. A `url`
+counts by its path: the origin is the server's (a replay server listens on a random port)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "modeling")
 VOLATILE_COLUMNS = frozenset(
     {"fetched_at", "finished_at", "started_at", "trained_at", "scored_at", "run_id", "artifact_path"}
 )
+
+
+def _comparable(column: str) -> sql.Composable:
+    if column == "url":
+        return sql.SQL("regexp_replace({}, '^[a-z]+://[^/]+', '')").format(sql.Identifier(column))
+    return sql.Identifier(column)
 
 
 def fingerprint(db_url: str, schemas: tuple[str, ...] = DEFAULT_SCHEMAS) -> dict[str, dict]:
@@ -35,7 +42,7 @@ def fingerprint(db_url: str, schemas: tuple[str, ...] = DEFAULT_SCHEMAS) -> dict
             )
             columns = [name for (name,) in cur.fetchall()]
             kept = [c for c in columns if c not in VOLATILE_COLUMNS]
-            row_text = sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier(c) for c in kept))
+            row_text = sql.SQL("row({})::text").format(sql.SQL(", ").join(_comparable(c) for c in kept))
             cur.execute(
                 sql.SQL(
                     "select count(*), md5(coalesce(string_agg(t, E'\\n' order by t), ''))"

@@ -100,18 +100,24 @@ def test_fingerprint_sees_a_changed_value_but_not_the_clock(db_url):
     from pmu_core.fingerprint import differences, fingerprint
 
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("create table marts.t (id int, name text, fetched_at timestamptz)")
-        cur.execute("insert into marts.t values (2, 'b', now()), (1, 'a', now())")
+        cur.execute("create table marts.t (id int, name text, fetched_at timestamptz, url text)")
+        cur.execute(
+            "insert into marts.t values (2, 'b', now(), 'http://127.0.0.1:41000/x'),"
+            " (1, 'a', now(), 'http://127.0.0.1:41000/y')"
+        )
     before = fingerprint(db_url, ("marts",))
     # rows as PostgreSQL prints a row, sorted, joined by newlines: computed here independently
     assert before["marts.t"] == {
         "rows": 2,
-        "md5": hashlib.md5(b"(1,a)\n(2,b)").hexdigest(),
+        "md5": hashlib.md5(b"(1,a,/y)\n(2,b,/x)").hexdigest(),
         "ignored": ["fetched_at"],
     }
 
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("update marts.t set fetched_at = now() + interval '1 day'")
+        # another run: another clock, the replay server on another port
+        cur.execute(
+            "update marts.t set fetched_at = now() + interval '1 day', url = replace(url, '41000', '41001')"
+        )
     assert differences(before, fingerprint(db_url, ("marts",))) == []
 
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
