@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ml.groups import race_starts, softmax_by_race
+from pmu_core.facts import race_id
 
 
 def simulate_races(
@@ -38,7 +39,7 @@ def simulate_races(
             rows.append(
                 pd.DataFrame(
                     {
-                        "race_id": f"{day.isoformat()}-R{1 + r // 8}-C{1 + r % 8}",
+                        "race_id": race_id(day, 1 + r // 8, 1 + r % 8),
                         "race_date": day,
                         "num_pmu": np.arange(1, n + 1),
                     }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pmu_core.facts import race_id
+
 _RACE_KEY = re.compile(r"R(\d+)\D*C(\d+)", re.IGNORECASE)
 
 
@@ -25,7 +27,7 @@ def race_id_from_key(key: str, day: dt.date) -> str:
     match = _RACE_KEY.search(str(key))
     if not match:
         raise ValueError(f"race key {key!r} has no R<n>C<n>")
-    return f"{day.isoformat()}-R{int(match.group(1))}-C{int(match.group(2))}"
+    return race_id(day, int(match.group(1)), int(match.group(2)))
 
 
 def load_truth(folder: Path, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
