@@ -167,20 +167,9 @@ def load_scoring_frame(db_url: str | None, day: dt.date, *, ratings: bool = True
 
 
 def races_to_score(db_url: str | None, days: list[dt.date]) -> set[str]:
-    """Races of the days with at least one runner to score (load_scoring_frame's rule: declared,
-    not a non-runner)."""
-    with db.connection(db_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            select distinct f.race_id
-            from marts.feat_runner_pre_race as f
-            left join marts.fct_runner_result as r on r.race_id = f.race_id and r.num_pmu = f.num_pmu
-            where f.race_date = any(%s) and not coalesce(r.is_non_runner, false)
-              and not coalesce(f.is_declared_non_runner, false)
-            """,
-            (days,),
-        )
-        return {row[0] for row in cur.fetchall()}
+    """Races of the days with at least one runner to score: those of load_scoring_frame, the one
+    statement of the rule (declared, not a non-runner)."""
+    return {race for day in days for race in load_scoring_frame(db_url, day, ratings=False)["race_id"]}
 
 
 def with_market(df: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:

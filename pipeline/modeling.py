@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pmu_core import db
@@ -114,7 +114,6 @@ class EvaluationSettings:
     min_edge: float = DEFAULT_MIN_EDGE
     n_boot: int = 1000
     truth_dir: Path | None = None  # synthetic days: DIR/truth, for the attainable gain
-    extra: dict = field(default_factory=dict)
 
 
 def evaluate(

@@ -18,7 +18,6 @@ Contracts other modules rely on (cited as "contract N" in comments):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +31,9 @@ CLIENT_NUMBERS = (1, 7, 61)  # the client numbers the public site uses; the bodi
 # Race days, start times and the day a body belongs to are Paris time (never the body's
 # timezoneOffset, wrong on DST days).
 PARIS = ZoneInfo("Europe/Paris")
+
+
+RAW_SCHEMA = "raw"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Endpoint:
 
     @property
     def qualified_table(self) -> str:
-        return f"raw.{self.raw_table}"
+        return f"{RAW_SCHEMA}.{self.raw_table}"
 
 
 # Strict fetch order: the programme says which races exist, the other three follow per race.
@@ -64,7 +66,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 RAW_TABLES: dict[str, str] = {e.name: e.raw_table for e in ENDPOINTS}
-RAW_SCHEMA = "raw"
 
 
 def endpoint(name: str) -> Endpoint:
@@ -75,8 +76,6 @@ def endpoint(name: str) -> Endpoint:
 
 
 # --- ids -------------------------------------------------------------------------------------------
-
-_RACE_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})-R(\d+)-C(\d+)$")
 
 
 def day_code(day: date) -> str:
@@ -99,22 +98,9 @@ def api_path(name: str, day: date, meeting: int | None = None, race: int | None 
     return f"{day_code(day)}/R{meeting}/C{race}/{spec.race_suffix}"
 
 
-def meeting_id(day: date, meeting: int) -> str:
-    """The warehouse's meeting key (contract 2): YYYY-MM-DD-R{n}."""
-    return f"{day.isoformat()}-R{meeting}"
-
-
 def race_id(day: date, meeting: int, race: int) -> str:
     """The warehouse's race key (contract 2): YYYY-MM-DD-R{n}-C{n}, e.g. 2025-11-05-R1-C1."""
     return f"{day.isoformat()}-R{meeting}-C{race}"
-
-
-def parse_race_id(text: str) -> tuple[date, int, int]:
-    """YYYY-MM-DD-R{n}-C{n} -> (race day, meeting, race); ValueError otherwise."""
-    match = _RACE_ID.match(text)
-    if not match:
-        raise ValueError(f"not a race id (YYYY-MM-DD-R{{n}}-C{{n}}): {text!r}")
-    return date.fromisoformat(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
 # --- race statuses ---------------------------------------------------------------------------------
