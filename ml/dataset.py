@@ -166,6 +166,16 @@ def load_scoring_frame(db_url: str | None, day: dt.date, *, ratings: bool = True
         return without_declared_non_runners(df)
 
 
+def feature_days(db_url: str | None) -> list[dt.date]:
+    """The race dates the feature mart holds (empty without it), for messages that say what is there."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass(%s)", (FEATURES_TABLE,))
+        if cur.fetchone()[0] is None:
+            return []
+        cur.execute("select distinct race_date from marts.feat_runner_pre_race order by 1")
+        return [row[0] for row in cur.fetchall()]
+
+
 def races_to_score(db_url: str | None, days: list[dt.date]) -> set[str]:
     """Races of the days with at least one runner to score: those of load_scoring_frame, the one
     statement of the rule (declared, not a non-runner)."""

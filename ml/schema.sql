@@ -44,3 +44,19 @@ create table if not exists modeling.predictions (
 );
 
 create index if not exists predictions_race_date on modeling.predictions (race_date);
+
+-- Population stability (ml/drift.py) of each feature of a model, and of its probabilities
+-- (feature 'p_model'), on a scored day against the model's training window.
+create table if not exists modeling.feature_drift (
+    model_id bigint not null references modeling.models (id),
+    race_date date not null,
+    feature text not null,
+    psi double precision not null,
+    reference_missing double precision not null,
+    current_missing double precision not null,
+    reference_runners integer not null,
+    current_runners integer not null,
+    drifted boolean not null,
+    computed_at timestamptz not null default now(),
+    primary key (model_id, race_date, feature)
+);

@@ -5,7 +5,8 @@
   rebuild it; again every 15 min while some are missing, for at most 6 h after the start.
 - odds sensor: in the hour before each start, a participants snapshot every 5 min, the dbt models
   between it and the feature mart, then the races whose market moved are re-scored.
-The morning run scores the day (modeling/predictions) after dbt.
+The morning run scores the day (modeling/predictions) after dbt, then measures drift
+(modeling/feature_drift).
 All three start stopped: turning them on against the live API is a deliberate act.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration import race_clock, warehouse
+from orchestration.drift_assets import DRIFT_KEY
 from orchestration.ml_assets import EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
@@ -46,9 +48,12 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
     return {
         "morning": dg.define_asset_job(
             "morning_job",
-            selection=_raw("programme", "participants", "performances") | warehouse_models | predictions,
+            selection=_raw("programme", "participants", "performances")
+            | warehouse_models
+            | predictions
+            | dg.AssetSelection.assets(DRIFT_KEY),
             description="The day's programme, fields and past performances, the warehouse, then the "
-            "day's predictions.",
+            "day's predictions and the drift of the model's inputs.",
         ),
         "results": dg.define_asset_job(
             "results_job",

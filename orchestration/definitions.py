@@ -2,8 +2,8 @@
 package's lazy `defs`) or `dagster dev -m orchestration.definitions` (the `@dg.definitions` below).
 
 Lineage: raw (extract/) -> staging -> intermediate -> core -> features (dbt) -> modeling/model ->
-modeling/predictions (daily, same partitions) -> the dbt accuracy mart; modeling/evaluation beside
-the model (orchestration/ml_assets.py).
+modeling/predictions (daily, same partitions) -> the dbt accuracy mart and modeling/feature_drift
+(orchestration/drift_assets.py); modeling/evaluation beside the model (orchestration/ml_assets.py).
 
 Importing this module builds nothing: the asset modules, dagster-dbt and the dbt manifest (with a
 `dbt parse` when it is missing, stale or under `dagster dev`) are loaded by `build_definitions()`.
@@ -25,6 +25,7 @@ def build_definitions() -> dg.Definitions:
     from orchestration.automation import build_automation, build_jobs
     from orchestration.checks import build_core_checks
     from orchestration.dbt_assets import build_dbt_assets, load_project
+    from orchestration.drift_assets import drift_assets
     from orchestration.ml_assets import ml_assets
     from orchestration.raw_assets import build_raw_assets
     from orchestration.resources import default_resources
@@ -35,7 +36,7 @@ def build_definitions() -> dg.Definitions:
     jobs = build_jobs(dbt_defs)
     schedules, sensors = build_automation(jobs)
     return dg.Definitions(
-        assets=[*build_raw_assets(), *dbt_defs, *ml_assets],
+        assets=[*build_raw_assets(), *dbt_defs, *ml_assets, *drift_assets],
         asset_checks=build_core_checks(dbt_keys),
         jobs=list(jobs.values()),
         schedules=schedules,

@@ -1,4 +1,5 @@
-"""`pmu train`, `pmu evaluate`, `pmu models list|promote`, `pmu score --date D`: the ML commands."""
+"""`pmu train`, `pmu evaluate`, `pmu models list|promote`, `pmu score --date D`, `pmu drift`: the ML
+commands."""
 
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ def register(subparsers) -> None:
     score.add_argument("--date", type=_date, required=True)
     score.add_argument("--model", default=None, help="NAME@VERSION or NAME (default: the production model)")
     score.set_defaults(func=run_score)
+
+    drift = subparsers.add_parser(
+        "drift", help="population stability of the model's features on scored days vs its training window"
+    )
+    drift.add_argument("--date", type=_date, required=True, help="first race date")
+    drift.add_argument("--end", type=_date, default=None, help="last race date, inclusive (default --date)")
+    drift.add_argument("--model", default=None, help="NAME@VERSION or NAME (default: the production model)")
+    drift.add_argument("--top", type=int, default=10, help="columns shown per day, worst first")
+    drift.set_defaults(func=run_drift)
 
 
 def _recipe(args):
@@ -168,13 +178,56 @@ def run_score(args) -> int:
     from pipeline.scoring import score
     from pmu_core import db
 
+    url = db.ensure_database()
     try:
-        summary = score(db.ensure_database(), [args.date], model_ref=args.model)
+        summary = score(url, [args.date], model_ref=args.model)
     except (LookupError, MissingMartError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
+    if not summary["races"]:
+        return _fail(f"nothing to score on {args.date}: no declared runner that day; {_held_days(url)}")
     print(
         f"scored {args.date} with {summary['model']}: {summary['races']} races, "
         f"{summary['runners']} runners"
         + (f", {summary['value_bets']} value bets" if summary["runners"] else "")
     )
+    return 0
+
+
+def _held_days(db_url: str) -> str:
+    from ml.dataset import feature_days
+
+    days = feature_days(db_url)
+    if not days:
+        return "the feature mart holds no day"
+    return f"the feature mart holds {len(days)} days, {days[0]}..{days[-1]}"
+
+
+def run_drift(args) -> int:
+    from ml.dataset import MissingMartError
+    from pipeline.monitoring import drift
+    from pmu_core import db
+    from pmu_core.facts import PSI_WARN
+
+    end = args.end or args.date
+    if end < args.date:
+        return _fail(f"--end {end} is before --date {args.date}")
+    days = [dt.date.fromordinal(n) for n in range(args.date.toordinal(), end.toordinal() + 1)]
+    url = db.ensure_database()
+    try:
+        found = drift(url, days, model_ref=args.model)
+    except (LookupError, MissingMartError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    if not found["per_day"]:
+        return _fail(f"no declared runner on {args.date}..{end}; {_held_days(url)}")
+    print(f"drift of {found['model']} against its training window (warn above PSI {PSI_WARN}):")
+    for day, table in found["per_day"].items():
+        flagged = table.loc[table["drifted"], "feature"].tolist()
+        print(f"{day}: {'DRIFT in ' + ', '.join(flagged) if flagged else 'stable'}")
+        for row in table.head(args.top).itertuples(index=False):
+            print(
+                f"  {row.feature:<40} psi {row.psi:7.4f}  missing {row.reference_missing:6.1%}"
+                f" -> {row.current_missing:6.1%}"
+            )
+    if found["skipped"]:
+        print(f"skipped (no declared runner): {', '.join(map(str, found['skipped']))}")
     return 0

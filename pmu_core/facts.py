@@ -124,3 +124,10 @@ WIN_POOL_TAKEOUT = 0.16
 DEFAULT_MIN_EDGE = 0.05
 # Kelly stakes are capped at this fraction of the bankroll (a full Kelly on a noisy p ruins).
 KELLY_CAP = 0.05
+
+# --- monitoring ------------------------------------------------------------------------------------
+
+# Population stability index of a feature or of the predictions, a day against the model's training
+# window: above this the usual reading is "the population moved" (0.1 to 0.2: worth a look).
+PSI_WARN = 0.2
+PSI_BINS = 10  # quantile bins of the training window, plus one bin for missing values

@@ -182,6 +182,8 @@ def test_cli_train_promote_score_evaluate(db_url, marts, tmp_path):
     scored = _pmu("score", "--date", (START + dt.timedelta(days=20)).isoformat())
     assert scored.returncode == 0, scored.stderr
     assert "with cli@1: 12 races" in scored.stdout
+    nothing = _pmu("score", "--date", "1999-01-01")  # a day the warehouse does not hold
+    assert nothing.returncode == 2 and f"holds {N_DAYS} days, {START}.." in nothing.stderr
     out = tmp_path / "eval"
     evaluated = _pmu(
         "evaluate",

@@ -119,6 +119,9 @@ def test_lineage_reads_raw_to_features_to_model_to_predictions_and_jobs_score_af
 
     morning = defs.resolve_job_def("morning_job").asset_layer.executable_asset_keys
     assert PREDICTIONS_KEY in morning and features in morning and MODEL_KEY not in morning
+    # the morning run measures the drift of what it just scored
+    drift_key = dg.AssetKey(["modeling", "feature_drift"])
+    assert drift_key in graph.get(PREDICTIONS_KEY).child_keys and drift_key in morning
     odds = defs.resolve_job_def("odds_snapshot_job").asset_layer.executable_asset_keys
     assert {PREDICTIONS_KEY, features, dg.AssetKey(["raw", "pmu_participants"])} <= odds
     assert dg.AssetKey(["marts", "horse"]) not in odds  # only the path to the feature mart
