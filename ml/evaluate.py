@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ml import metrics
-from ml.frames import closing_distribution, prepare
+from ml.frames import COVERAGE_CLASSES, closing_distribution, coverage_class, prepare
 from ml.groups import race_starts
 from ml.models import WinModel
 from ml.splits import walk_forward_splits
@@ -68,8 +68,10 @@ def evaluate_predictions(
     preds: pd.DataFrame, *, min_edge: float = DEFAULT_MIN_EDGE, n_boot: int = 1000, seed: int = 0
 ) -> dict:
     """All figures on held-out predictions (columns of WinModel.predict, plus optionally mkt_odds,
-    final_odds, p_truth). Comparisons with the market use the races the market priced."""
+    final_odds, p_truth). Comparisons with the market use the races the market priced (some runner
+    priced); `all_races` and `coverage` (full, partly, none) hold the figures on every race."""
     preds = preds.sort_values(["race_id", "num_pmu"], kind="stable").reset_index(drop=True)
+    coverage = coverage_figures(preds)
     priced = np.isfinite(preds["p_market"].to_numpy(dtype=float))
     race_priced = pd.Series(priced).groupby(preds["race_id"].to_numpy()).transform("all").to_numpy()
     all_races = int(preds["race_id"].nunique())
@@ -83,6 +85,7 @@ def evaluate_predictions(
         "runners": int(len(df)),
         "races_without_market": all_races - len(starts),
         "dates": {"first": str(df["race_date"].min()), "last": str(df["race_date"].max())},
+        **coverage,
     }
     for label, col in (("model", "p_model"), ("market", "p_market"), ("combined", "p_combined")):
         out[label] = metrics.summary(df[col].to_numpy(), target, won, starts)
@@ -107,6 +110,7 @@ def evaluate_predictions(
         df["p_model"].to_numpy(), df["p_market"].to_numpy(), target, starts, n_boot=n_boot, seed=seed
     )
     out["calibration_combined"] = metrics.calibration_table(df["p_combined"].to_numpy(), won)
+    out["calibrated_within_2se"] = metrics.calibrated_within(out["calibration_combined"])
     odds_now = metrics.bet_odds(
         df.get("mkt_odds", pd.Series(np.nan, index=df.index)).to_numpy(dtype=float), df["p_market"].to_numpy()
     )
@@ -131,6 +135,39 @@ def evaluate_predictions(
             df["p_model"].to_numpy(), df["p_market"].to_numpy(), p_truth, target, starts
         )
     return out
+
+
+def coverage_figures(preds: pd.DataFrame) -> dict:
+    """`all_races`: model and combined on every held-out race, with the calibration by decile;
+    `coverage`: the same per market-coverage class (and the market where it priced some runner)."""
+    priced = preds["mkt_priced"] if "mkt_priced" in preds else np.isfinite(preds["p_market"].astype(float))
+    classes = coverage_class(preds["race_id"].to_numpy(), priced.to_numpy(dtype=bool))
+
+    def figures(mask: np.ndarray, with_market: bool) -> dict:
+        part = preds.loc[mask].reset_index(drop=True)
+        starts = race_starts(part["race_id"].to_numpy())
+        target, won = part["target"].to_numpy(), part["won"].to_numpy()
+        out = {"races": int(len(starts)), "runners": int(len(part))}
+        columns = (("model", "p_model"), ("combined", "p_combined"))
+        columns += (("market", "p_market"),) if with_market else ()
+        for label, col in columns:
+            out[label] = metrics.summary(part[col].to_numpy(), target, won, starts)
+        return out
+
+    everything = figures(np.ones(len(preds), dtype=bool), with_market=False)
+    everything["calibration_combined"] = metrics.calibration_table(
+        preds["p_combined"].to_numpy(), preds["won"].to_numpy()
+    )
+    everything["calibrated_within_2se"] = metrics.calibrated_within(everything["calibration_combined"])
+    return {
+        "all_races": everything,
+        "coverage": {
+            name: figures(classes == name, with_market=name != "none")
+            if (classes == name).any()
+            else {"races": 0}
+            for name in COVERAGE_CLASSES
+        },
+    }
 
 
 def run_evaluation(

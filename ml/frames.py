@@ -40,8 +40,28 @@ def prepare(df: pd.DataFrame, *, require_outcome: bool = True) -> pd.DataFrame:
         out["won"] = out["won"].fillna(False).astype(float)
         keep &= out.groupby("race_id", sort=False)["won"].transform("sum") > 0
     out = out.loc[keep].reset_index(drop=True)
+    out["mkt_priced"] = priced_runners(out)
     out["mkt_prob"] = market_distribution(out)
     return out
+
+
+def priced_runners(df: pd.DataFrame) -> np.ndarray:
+    """Per row: whether the market priced this runner at the cut-off."""
+    if "mkt_implied_prob" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return pd.to_numeric(df["mkt_implied_prob"], errors="coerce").to_numpy(dtype=float) > 0
+
+
+COVERAGE_CLASSES = ("full", "partly", "none")
+
+
+def coverage_class(race_ids, priced) -> np.ndarray:
+    """Per row, its race's market coverage: every runner priced, some, or none."""
+    race_ids = np.asarray(race_ids)
+    priced = pd.Series(np.asarray(priced, dtype=bool))
+    every = priced.groupby(race_ids).transform("all").to_numpy()
+    some = priced.groupby(race_ids).transform("any").to_numpy()
+    return np.where(every, "full", np.where(some, "partly", "none"))
 
 
 def market_distribution(df: pd.DataFrame) -> np.ndarray:

@@ -78,7 +78,8 @@ def delta_r2_with_ci(
 
 
 def calibration_table(p, won, n_bins: int = 10) -> list[dict]:
-    """Runners in bins of predicted probability (quantile edges): mean prediction vs win rate."""
+    """Runners in bins of predicted probability (quantile edges): mean prediction vs win rate, the
+    binomial standard error of the mean prediction and `z` = (win rate − mean p) / se."""
     p = np.asarray(p, dtype=float)
     won = np.asarray(won, dtype=float)
     edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
@@ -87,16 +88,26 @@ def calibration_table(p, won, n_bins: int = 10) -> list[dict]:
     for b in range(len(edges) - 1):
         mask = bins == b
         if mask.any():
+            mean_p, n = float(p[mask].mean()), int(mask.sum())
+            se = float(np.sqrt(mean_p * (1 - mean_p) / n))
+            win_rate = float(won[mask].mean())
             rows.append(
                 {
                     "p_low": float(edges[b]),
                     "p_high": float(edges[b + 1]),
-                    "runners": int(mask.sum()),
-                    "mean_p": float(p[mask].mean()),
-                    "win_rate": float(won[mask].mean()),
+                    "runners": n,
+                    "mean_p": mean_p,
+                    "win_rate": win_rate,
+                    "se": se,
+                    "z": (win_rate - mean_p) / se if se > 0 else 0.0,
                 }
             )
     return rows
+
+
+def calibrated_within(table: list[dict], z: float = 2.0) -> bool:
+    """Every bin's observed win rate within `z` standard errors of its mean prediction."""
+    return all(abs(row["z"]) <= z for row in table)
 
 
 def bet_odds(mkt_odds, mkt_implied_prob, takeout: float = WIN_POOL_TAKEOUT) -> np.ndarray:

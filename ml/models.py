@@ -2,9 +2,13 @@
 temperature turns scores into probabilities within each race, and stage 2 combines the model with
 the market at the same cut-off: p ∝ exp(α·log p_model + β·log p_market) (Benter 1994).
 
-Temperature and stage 2 are fitted on out-of-fold stage-1 scores (GroupKFold by race inside the
-training window) so that they see how the model does on races it was not fitted on; the same folds
-choose LightGBM's number of boosting rounds (early stopping)."""
+Temperature and stage 2 are fitted on stage-1 scores of races stage 1 was not fitted on, so that
+they see how the model does out of sample. By default (`calibration="holdout"`) those are the
+latest `holdout_share` of the training window's races: stage 1 is fitted once on the earlier races,
+LightGBM's number of rounds chosen by early stopping on the latest, and that one fit is the model, so
+training costs one `lgb.train`. `calibration="cross_fit"` uses out-of-fold scores of `n_folds`
+GroupKFold folds by race and refits stage 1 on every race: n_folds + 1 fits, for a short window
+where holding races out costs too much."""
 
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ import pandas as pd
 from ml.condlogit import ConditionalLogit
 from ml.frames import feature_columns, has_market, prepare
 from ml.groups import log_softmax_by_race, race_starts, win_targets
-from ml.metrics import pseudo_r2
-from ml.splits import race_folds
+from ml.metrics import per_race_nll, pseudo_r2
+from ml.splits import latest_races_split, race_folds
 
 KINDS = ("lgbm", "condlogit")
+CALIBRATIONS = ("holdout", "cross_fit")
 DEFAULT_LGBM_PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
@@ -84,6 +89,28 @@ def relative_features(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return pd.DataFrame(cols, index=df.index)
 
 
+IDENTITY_TAIL = np.array([1.0, 0.0])
+# χ² with 2 degrees of freedom at 95%: the tail term is kept only when the calibration races show it.
+TAIL_LR_THRESHOLD = 5.99
+
+
+def fit_tail(log_p: np.ndarray, target: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Coefficients (c1, c2) of p' ∝ exp(c1·log p + c2·(log p)²) fitted by maximum likelihood on
+    calibration races, or the identity (1, 0) unless the likelihood-ratio test against it passes.
+    c2 < 0 pulls long shots down more than favourites: the favourite-longshot bias a single
+    temperature cannot fix."""
+    if len(starts) < 2:
+        return IDENTITY_TAIL.copy()
+    coef = ConditionalLogit().fit(np.column_stack([log_p, log_p**2]), target, starts).coef_
+    nll_identity = per_race_nll(np.exp(log_p), target, starts).sum()
+    nll_tail = per_race_nll(np.exp(apply_tail(log_p, coef, starts)), target, starts).sum()
+    return coef if 2.0 * (nll_identity - nll_tail) > TAIL_LR_THRESHOLD else IDENTITY_TAIL.copy()
+
+
+def apply_tail(log_p: np.ndarray, coef: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return log_softmax_by_race(coef[0] * log_p + coef[1] * log_p**2, starts)
+
+
 @dataclass
 class Standardiser:
     """Median imputation then z-scores, with training statistics."""
@@ -137,6 +164,8 @@ class WinModel:
         *,
         lgbm_params: dict | None = None,
         n_folds: int = 5,
+        calibration: str = "holdout",
+        holdout_share: float = 0.2,
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
         baseline_k: int = 5,
@@ -145,11 +174,15 @@ class WinModel:
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        if calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, not {calibration!r}")
         self.name = name
         self.kind = kind
         self.features = list(features) if features else None
         self.lgbm_params = {**DEFAULT_LGBM_PARAMS, **(lgbm_params or {}), "seed": seed}
         self.n_folds = n_folds
+        self.calibration = calibration
+        self.holdout_share = holdout_share
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
         self.baseline_k = baseline_k
@@ -161,6 +194,9 @@ class WinModel:
         self.stage1_coef: np.ndarray | None = None
         self.temperature = 1.0
         self.combiner = np.array([1.0, 0.0])  # (α on log p_model, β on log p_market)
+        # tail calibration (fit_tail) of the model alone and of the combination
+        self.tail_model = IDENTITY_TAIL.copy()
+        self.tail_combined = IDENTITY_TAIL.copy()
         self.training: dict = {}
 
     # ---- stage 1 -------------------------------------------------------------------------------
@@ -216,22 +252,38 @@ class WinModel:
         if not self.features:
             raise ValueError("no f_* feature columns to train on")
         starts = race_starts(df["race_id"].to_numpy())
-        target = win_targets(df["won"].to_numpy(), starts)
 
-        # Out-of-fold scores: tune rounds, then fit the temperature and the market combination.
-        oof = np.zeros(len(df))
-        rounds = []
-        for fit_rows, held_rows in race_folds(df["race_id"].to_numpy(), self.n_folds):
+        if self.calibration == "holdout":
+            fit_rows, held_rows = latest_races_split(df["race_id"].to_numpy(), self.holdout_share)
             fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows)
-            rounds.append(n_rounds)
-            oof[held_rows] = self._scores(fitted, df.iloc[held_rows].reset_index(drop=True), n_rounds)
-        if self.kind == "lgbm":
-            self.n_rounds = int(np.mean(rounds))
-        self.temperature = float(ConditionalLogit().fit(oof[:, None], target, starts).coef_[0])
-        log_p_model = log_softmax_by_race(self.temperature * oof, starts)
-        self.combiner = self._fit_combiner(df, log_p_model, target)
+            self.n_rounds = n_rounds
+            calibration_df = df.iloc[held_rows].reset_index(drop=True)
+            scores = self._scores(fitted, calibration_df, n_rounds)
+            fits = 1
+        else:
+            # Out-of-fold scores: tune rounds; stage 1 is then refitted on every race.
+            scores = np.zeros(len(df))
+            rounds = []
+            for fold_rows, held_rows in race_folds(df["race_id"].to_numpy(), self.n_folds):
+                fold_fit, n_rounds = self._fit_stage1(df, fold_rows, held_rows)
+                rounds.append(n_rounds)
+                scores[held_rows] = self._scores(
+                    fold_fit, df.iloc[held_rows].reset_index(drop=True), n_rounds
+                )
+            if self.kind == "lgbm":
+                self.n_rounds = int(np.mean(rounds))
+            calibration_df = df
+            fitted, _ = self._fit_stage1(df)
+            fits = len(rounds) + 1
+        # The temperature and the market combination, on the races stage 1 did not see.
+        cal_starts = race_starts(calibration_df["race_id"].to_numpy())
+        cal_target = win_targets(calibration_df["won"].to_numpy(), cal_starts)
+        self.temperature = float(ConditionalLogit().fit(scores[:, None], cal_target, cal_starts).coef_[0])
+        log_p_model = log_softmax_by_race(self.temperature * scores, cal_starts)
+        self.combiner = self._fit_combiner(calibration_df, log_p_model, cal_target)
+        self.tail_model = fit_tail(log_p_model, cal_target, cal_starts)
+        self.tail_combined = self._fit_combined_tail(calibration_df, log_p_model, cal_target)
 
-        fitted, _ = self._fit_stage1(df)
         if self.kind == "lgbm":
             self.booster = fitted
         else:
@@ -242,21 +294,39 @@ class WinModel:
             "end": str(max(dates)),
             "races": int(len(starts)),
             "runners": int(len(df)),
-            "folds": len(rounds),
+            "calibration": self.calibration,
+            "calibration_races": int(len(cal_starts)),
+            "stage1_fits": fits,
             "n_rounds": self.n_rounds,
-            "oof_pseudo_r2_model": pseudo_r2(np.exp(log_p_model), target, starts),
+            # stage 1 on the races it was not fitted on (the calibration races)
+            "oof_pseudo_r2_model": pseudo_r2(np.exp(log_p_model), cal_target, cal_starts),
         }
         return self
 
     def _fit_combiner(self, df: pd.DataFrame, log_p_model: np.ndarray, target: np.ndarray) -> np.ndarray:
-        priced = has_market(df)
-        keep = pd.Series(priced).groupby(df["race_id"].to_numpy()).transform("all").to_numpy()
+        keep = self._priced_races(df)
         if not keep.any():
             return np.array([1.0, 0.0])
         sub = df.loc[keep]
         starts = race_starts(sub["race_id"].to_numpy())
         X = np.column_stack([log_p_model[keep], np.log(sub["mkt_prob"].to_numpy())])
         return ConditionalLogit().fit(X, target[keep], starts).coef_
+
+    def _fit_combined_tail(self, df: pd.DataFrame, log_p_model: np.ndarray, target: np.ndarray) -> np.ndarray:
+        keep = self._priced_races(df)
+        if not keep.any():
+            return IDENTITY_TAIL.copy()
+        sub = df.loc[keep]
+        starts = race_starts(sub["race_id"].to_numpy())
+        alpha, beta = self.combiner
+        score = alpha * log_p_model[keep] + beta * np.log(sub["mkt_prob"].to_numpy())
+        return fit_tail(log_softmax_by_race(score, starts), target[keep], starts)
+
+    @staticmethod
+    def _priced_races(df: pd.DataFrame) -> np.ndarray:
+        """Rows of races whose whole field has a market probability (partly priced fields are
+        filled by frames.market_distribution)."""
+        return pd.Series(has_market(df)).groupby(df["race_id"].to_numpy()).transform("all").to_numpy()
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probabilities per runner (frame rows need not have outcomes). Returns a frame sorted by
@@ -269,20 +339,21 @@ class WinModel:
             raise ValueError(f"frame lacks the model's features {missing}")
         starts = race_starts(df["race_id"].to_numpy())
         fitted = self.booster if self.kind == "lgbm" else (self.scaler, self.stage1_coef)
-        log_p_model = log_softmax_by_race(self.temperature * self._scores(fitted, df), starts)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_p_market = np.log(df["mkt_prob"].to_numpy(dtype=float))
-        alpha, beta = self.combiner
-        combined_score = np.where(
-            np.isfinite(log_p_market), alpha * log_p_model + beta * log_p_market, log_p_model
-        )
-        # A race without a market price anywhere falls back to the model alone.
-        priced_race = pd.Series(np.isfinite(log_p_market)).groupby(df["race_id"].to_numpy()).transform("all")
-        combined_score = np.where(priced_race.to_numpy(), combined_score, log_p_model)
+        raw_log_p_model = log_softmax_by_race(self.temperature * self._scores(fitted, df), starts)
+        log_p_model = apply_tail(raw_log_p_model, self.tail_model, starts)
+        # A race without a market price anywhere keeps the model alone.
+        combined = log_p_model.copy()
+        priced = self._priced_races(df)
+        if priced.any():
+            sub_starts = race_starts(df["race_id"].to_numpy()[priced])
+            alpha, beta = self.combiner
+            log_p_market = np.log(df["mkt_prob"].to_numpy(dtype=float)[priced])
+            score = log_softmax_by_race(alpha * raw_log_p_model[priced] + beta * log_p_market, sub_starts)
+            combined[priced] = apply_tail(score, self.tail_combined, sub_starts)
         out = df.drop(columns=[c for c in df.columns if c.startswith("f_")])
         out["p_model"] = np.exp(log_p_model)
         out["p_market"] = df["mkt_prob"].to_numpy(dtype=float)
-        out["p_combined"] = np.exp(log_softmax_by_race(combined_score, starts))
+        out["p_combined"] = np.exp(combined)
         if "won" in out.columns:
             out["target"] = win_targets(out["won"].to_numpy(), starts)
         return out
@@ -304,6 +375,8 @@ class WinModel:
             "kind": self.kind,
             "lgbm_params": self.lgbm_params,
             "n_folds": self.n_folds,
+            "calibration": self.calibration,
+            "holdout_share": self.holdout_share,
             "max_rounds": self.max_rounds,
             "early_stopping_rounds": self.early_stopping_rounds,
             "n_rounds": self.n_rounds,
@@ -338,6 +411,7 @@ class WinModel:
                         "log_p_model": float(self.combiner[0]),
                         "log_p_market": float(self.combiner[1]),
                     },
+                    "tail": {"model": self.tail_model.tolist(), "combined": self.tail_combined.tolist()},
                 },
                 indent=2,
             )
@@ -365,6 +439,9 @@ class WinModel:
             manifest["features"],
             lgbm_params=params["lgbm_params"],
             n_folds=params["n_folds"],
+            # models saved before the holdout calibration were cross-fitted
+            calibration=params.get("calibration", "cross_fit"),
+            holdout_share=params.get("holdout_share", 0.2),
             max_rounds=params["max_rounds"],
             early_stopping_rounds=params["early_stopping_rounds"],
             baseline_k=params["baseline_k"],
@@ -384,4 +461,7 @@ class WinModel:
         model.combiner = np.array(
             [calibrator["combiner"]["log_p_model"], calibrator["combiner"]["log_p_market"]]
         )
+        tail = calibrator.get("tail", {})  # models saved before the tail calibration have none
+        model.tail_model = np.array(tail.get("model", IDENTITY_TAIL))
+        model.tail_combined = np.array(tail.get("combined", IDENTITY_TAIL))
         return model

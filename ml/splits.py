@@ -1,4 +1,5 @@
-"""Time-ordered splits: walk-forward by date for evaluation, GroupKFold by race for tuning."""
+"""Time-ordered splits: walk-forward by date for evaluation; inside a training window, the latest
+races held out for calibration, or GroupKFold by race for cross-fitting."""
 
 from __future__ import annotations
 
@@ -41,6 +42,18 @@ def walk_forward_splits(
             train_rows=np.flatnonzero(np.isin(dates, train_days)),
             test_rows=np.flatnonzero(np.isin(dates, test_days_here)),
         )
+
+
+def latest_races_split(race_ids, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier rows, latest rows): the last `share` of the races in race-id order, which is date
+    order (contract 2: ids start with the date), held out; at least one race on each side."""
+    ids = np.asarray(race_ids)
+    races = np.unique(ids)
+    if len(races) < 2:
+        raise ValueError("need at least 2 races to hold the latest ones out")
+    n_held = min(max(int(round(share * len(races))), 1), len(races) - 1)
+    held = np.isin(ids, races[-n_held:])
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def race_folds(race_ids, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:

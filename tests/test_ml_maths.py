@@ -270,3 +270,90 @@ def test_morning_market_ignores_snapshots_served_after_the_start():
     assert out["mkt_odds"].iloc[2] != out["mkt_odds"].iloc[2]  # NaN: served after the off
     np.testing.assert_allclose(out["mkt_implied_prob"].iloc[:2], [2 / 3, 1 / 3])
     assert list(out["mkt_odds_rank"].iloc[:2]) == [1, 2]
+
+
+# --- calibration on the latest races, tail calibration ---------------------------------------------
+
+
+def test_latest_races_split_holds_out_the_last_races_in_date_order():
+    from ml.splits import latest_races_split
+
+    ids = np.array(["2024-01-01-R1-C1"] * 3 + ["2024-01-01-R1-C2"] * 2 + ["2024-01-02-R1-C1"] * 4)
+    fit_rows, held_rows = latest_races_split(ids, 0.34)  # one race of three
+    assert held_rows.tolist() == [5, 6, 7, 8] and fit_rows.tolist() == [0, 1, 2, 3, 4]
+    assert latest_races_split(ids, 0.0)[1].tolist() == [5, 6, 7, 8]  # at least one race held out
+    assert latest_races_split(ids, 1.0)[0].tolist() == [0, 1, 2]  # and at least one kept
+    with pytest.raises(ValueError, match="2 races"):
+        latest_races_split(ids[:3], 0.2)
+
+
+def _tail_world(c2: float, n_races: int = 4000, seed: int = 5):
+    """Races whose true win probabilities are ∝ exp(log p + c2·(log p)²) of a stated p."""
+    from ml.groups import log_softmax_by_race, race_starts, win_targets
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(6, 15, n_races)
+    race = np.repeat(np.arange(n_races), sizes)
+    starts = race_starts(race)
+    log_p = log_softmax_by_race(rng.normal(0, 1.2, len(race)), starts)
+    true_p = np.exp(log_softmax_by_race(log_p + c2 * log_p**2, starts))
+    won = np.zeros(len(race))
+    for r in range(n_races):
+        rows = np.arange(starts[r], starts[r] + sizes[r])
+        won[rng.choice(rows, p=true_p[rows] / true_p[rows].sum())] = 1.0
+    return log_p, win_targets(won, starts), starts
+
+
+def test_fit_tail_finds_an_over_predicted_tail_and_leaves_a_calibrated_one_alone():
+    from ml.models import IDENTITY_TAIL, apply_tail, fit_tail
+
+    log_p, target, starts = _tail_world(-0.15)
+    coef = fit_tail(log_p, target, starts)
+    assert coef[1] == pytest.approx(-0.15, abs=0.06) and coef[0] == pytest.approx(1.0, abs=0.2)
+    # long shots come down, favourites go up
+    moved = np.exp(apply_tail(log_p, coef, starts)) / np.exp(log_p)
+    assert moved[log_p < np.log(0.02)].mean() < 0.9 and moved[log_p > np.log(0.3)].mean() > 1.0
+
+    log_p, target, starts = _tail_world(0.0)
+    assert fit_tail(log_p, target, starts).tolist() == IDENTITY_TAIL.tolist()
+    np.testing.assert_allclose(apply_tail(log_p, IDENTITY_TAIL, starts), log_p, atol=1e-12)
+
+
+def test_every_race_is_evaluated_and_split_by_market_coverage():
+    # three races: every runner priced, one runner unpriced, none priced
+    frame = pd.DataFrame(
+        {
+            "race_id": ["2024-01-01-R1-C1"] * 3 + ["2024-01-01-R1-C2"] * 3 + ["2024-01-01-R1-C3"] * 3,
+            "race_date": [dt.date(2024, 1, 1)] * 9,
+            "num_pmu": [1, 2, 3] * 3,
+            "mkt_implied_prob": [0.5, 0.3, 0.2, 0.6, 0.3, np.nan, np.nan, np.nan, np.nan],
+            "won": [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        }
+    )
+    prepared = prepare(frame)
+    assert prepared["mkt_priced"].tolist() == [True] * 5 + [False] * 4
+    # the unpriced runner of a partly priced field gets half the field's smallest price
+    np.testing.assert_allclose(prepared["mkt_prob"][3:6], np.array([0.6, 0.3, 0.15]) / 1.05)
+    preds = prepared.assign(
+        p_model=[0.4, 0.4, 0.2, 0.2, 0.5, 0.3, 0.25, 0.25, 0.5],
+        p_market=prepared["mkt_prob"],
+        p_combined=[0.5, 0.3, 0.2, 0.3, 0.5, 0.2, 0.25, 0.25, 0.5],
+        target=prepared["won"],
+    )
+    result = evaluate_predictions(preds, n_boot=20)
+    assert result["races"] == 2 and result["races_without_market"] == 1  # market comparisons
+    assert result["all_races"]["races"] == 3 and result["all_races"]["runners"] == 9
+    assert {k: v["races"] for k, v in result["coverage"].items()} == {"full": 1, "partly": 1, "none": 1}
+    # log loss by hand: −log of the winner's probability, averaged over the races of the class
+    assert result["all_races"]["combined"]["log_loss"] == pytest.approx(-np.log([0.5, 0.5, 0.5]).mean())
+    assert result["coverage"]["none"]["model"]["log_loss"] == pytest.approx(-np.log(0.5))
+    assert "market" not in result["coverage"]["none"]
+    assert result["coverage"]["partly"]["market"]["log_loss"] == pytest.approx(-np.log(0.3 / 1.05))
+
+
+def test_calibration_bins_carry_their_standard_error():
+    p = np.full(100, 0.1)
+    won = np.r_[np.ones(20), np.zeros(80)]
+    (row,) = metrics.calibration_table(p, won)
+    assert row["se"] == pytest.approx(0.03) and row["z"] == pytest.approx(0.1 / 0.03)
+    assert not metrics.calibrated_within([row]) and metrics.calibrated_within([row], z=3.5)
