@@ -83,6 +83,8 @@ def calibration_table(p, won, n_bins: int = 10) -> list[dict]:
     p = np.asarray(p, dtype=float)
     won = np.asarray(won, dtype=float)
     edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+    if len(edges) < 2:  # one value throughout: one bin
+        edges = np.array([edges[0], edges[0]])
     bins = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
     rows = []
     for b in range(len(edges) - 1):
