@@ -27,9 +27,12 @@ def walk_forward_predict(
     test_days: int,
     max_train_days: int | None = None,
     log: Callable[[str], None] | None = None,
+    after_fit: Callable[[WinModel, pd.DataFrame], dict] | None = None,
 ) -> tuple[pd.DataFrame, list[dict], WinModel]:
     """Held-out predictions for every date after the first `min_train_days`, each from a model
-    trained only on earlier dates. Returns (predictions, folds, the last fold's model)."""
+    trained only on earlier dates. Returns (predictions, folds, the last fold's model).
+    `after_fit(model, training rows)` runs after each fit and adds what it returns to the fold's
+    record (the benchmark times a bare lgb.train there, under the same load)."""
     df = prepare(frame)
     parts, folds, model = [], [], None
     for fold in walk_forward_splits(
@@ -52,6 +55,7 @@ def walk_forward_predict(
                 "train_races": model.training["races"],
                 "test_races": int(preds["race_id"].nunique()),
                 "fit_seconds": round(fit_seconds, 2),
+                **(after_fit(model, df.iloc[fold.train_rows]) if after_fit else {}),
             }
         )
         if log:
