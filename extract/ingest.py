@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -359,6 +359,7 @@ def _start_day(
     progress: Progress | None,
     report: DayReport,
     landing: ThreadPoolExecutor,
+    race_ids: Collection[str] | None = None,
 ) -> Future:
     """Fetch one day's endpoints in order on this thread and queue their landings, in the same
     order, on `landing`: the single thread that uses the lander, so that the database work runs
@@ -397,6 +398,8 @@ def _start_day(
         if endpoint == "programme" or not races:
             continue
         asked, not_asked = races_to_fetch(endpoint, races, programme_is_fresh)
+        if race_ids is not None:
+            asked = [race for race in asked if race.race_id in race_ids]
         report.count(
             not_announced=len(not_asked),
             rapports_awaited=sum(race.status not in CANCELLED_STATUSES for race in not_asked),
@@ -412,7 +415,9 @@ def _start_day(
             continue
         results = client.fetch_many(items)
         landings.append(landing.submit(_land_rounds, client, lander, items, results, report, progress))
-    return landing.submit(_finish_day, landings, day, endpoints, races, served_at, lander, report)
+    # a run limited to some races says nothing of the day's completeness
+    recorded = endpoints if race_ids is None else ()
+    return landing.submit(_finish_day, landings, day, recorded, races, served_at, lander, report)
 
 
 def _landing_thread() -> ThreadPoolExecutor:
@@ -437,9 +442,12 @@ def ingest_day(
     config: ClientConfig,
     db_url: str | None = None,
     only: Sequence[str] | None = None,
+    race_ids: Collection[str] | None = None,
     progress: bool = False,
 ) -> DayReport:
-    """Fetch and land one day (all endpoints, or `only` those, still in their strict order)."""
+    """Fetch and land one day (all endpoints, or `only` those, still in their strict order);
+    `race_ids` limits the per-race endpoints to those races of the programme (the pre-race odds
+    snapshots), and such a run never marks the day final."""
     endpoints = parse_only([only] if isinstance(only, str) else list(only) if only else None)
     url = _resolve_db(db_url)
     bar = Progress(progress, day.isoformat())
@@ -447,7 +455,8 @@ def ingest_day(
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:
             landing = _landing_thread()
             try:
-                return _start_day(day, endpoints, client, lander, bar, DayReport(day=day), landing).result()
+                report = DayReport(day=day)
+                return _start_day(day, endpoints, client, lander, bar, report, landing, race_ids).result()
             finally:
                 _stop_landing(landing)
     finally:

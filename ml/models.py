@@ -90,21 +90,32 @@ def relative_features(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
 
 
 IDENTITY_TAIL = np.array([1.0, 0.0])
-# χ² with 2 degrees of freedom at 95%: the tail term is kept only when the calibration races show it.
-TAIL_LR_THRESHOLD = 5.99
 
 
 def fit_tail(log_p: np.ndarray, target: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Coefficients (c1, c2) of p' ∝ exp(c1·log p + c2·(log p)²) fitted by maximum likelihood on
-    calibration races, or the identity (1, 0) unless the likelihood-ratio test against it passes.
-    c2 < 0 pulls long shots down more than favourites: the favourite-longshot bias a single
-    temperature cannot fix."""
-    if len(starts) < 2:
+    calibration races, or the identity (1, 0) unless the term also lowers the log loss of races it
+    was not fitted on (two folds of alternate races, each fitted on the other): the calibration
+    races already fitted the temperature and the combination, so an in-sample test would keep a
+    tail that only fits their noise. c2 < 0 pulls long shots down more than favourites: the
+    favourite-longshot bias a single temperature cannot fix."""
+    n_races = len(starts)
+    if n_races < 20:
         return IDENTITY_TAIL.copy()
-    coef = ConditionalLogit().fit(np.column_stack([log_p, log_p**2]), target, starts).coef_
-    nll_identity = per_race_nll(np.exp(log_p), target, starts).sum()
-    nll_tail = per_race_nll(np.exp(apply_tail(log_p, coef, starts)), target, starts).sum()
-    return coef if 2.0 * (nll_identity - nll_tail) > TAIL_LR_THRESHOLD else IDENTITY_TAIL.copy()
+    race_of_row = np.repeat(np.arange(n_races), np.diff(np.append(starts, len(log_p))))
+    gain = 0.0
+    for fold in (0, 1):
+        fit_rows, test_rows = race_of_row % 2 != fold, race_of_row % 2 == fold
+        coef = _tail_coef(log_p[fit_rows], target[fit_rows], race_starts(race_of_row[fit_rows]))
+        test_starts = race_starts(race_of_row[test_rows])
+        identity = per_race_nll(np.exp(log_p[test_rows]), target[test_rows], test_starts).sum()
+        tailed = np.exp(apply_tail(log_p[test_rows], coef, test_starts))
+        gain += identity - per_race_nll(tailed, target[test_rows], test_starts).sum()
+    return _tail_coef(log_p, target, starts) if gain > 0 else IDENTITY_TAIL.copy()
+
+
+def _tail_coef(log_p: np.ndarray, target: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return ConditionalLogit().fit(np.column_stack([log_p, log_p**2]), target, starts).coef_
 
 
 def apply_tail(log_p: np.ndarray, coef: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -166,6 +177,7 @@ class WinModel:
         n_folds: int = 5,
         calibration: str = "holdout",
         holdout_share: float = 0.2,
+        tail_calibration: bool = False,
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
         baseline_k: int = 5,
@@ -183,6 +195,7 @@ class WinModel:
         self.n_folds = n_folds
         self.calibration = calibration
         self.holdout_share = holdout_share
+        self.tail_calibration = tail_calibration
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
         self.baseline_k = baseline_k
@@ -281,8 +294,9 @@ class WinModel:
         self.temperature = float(ConditionalLogit().fit(scores[:, None], cal_target, cal_starts).coef_[0])
         log_p_model = log_softmax_by_race(self.temperature * scores, cal_starts)
         self.combiner = self._fit_combiner(calibration_df, log_p_model, cal_target)
-        self.tail_model = fit_tail(log_p_model, cal_target, cal_starts)
-        self.tail_combined = self._fit_combined_tail(calibration_df, log_p_model, cal_target)
+        if self.tail_calibration:
+            self.tail_model = fit_tail(log_p_model, cal_target, cal_starts)
+            self.tail_combined = self._fit_combined_tail(calibration_df, log_p_model, cal_target)
 
         if self.kind == "lgbm":
             self.booster = fitted
@@ -377,6 +391,7 @@ class WinModel:
             "n_folds": self.n_folds,
             "calibration": self.calibration,
             "holdout_share": self.holdout_share,
+            "tail_calibration": self.tail_calibration,
             "max_rounds": self.max_rounds,
             "early_stopping_rounds": self.early_stopping_rounds,
             "n_rounds": self.n_rounds,
@@ -442,6 +457,7 @@ class WinModel:
             # models saved before the holdout calibration were cross-fitted
             calibration=params.get("calibration", "cross_fit"),
             holdout_share=params.get("holdout_share", 0.2),
+            tail_calibration=params.get("tail_calibration", False),
             max_rounds=params["max_rounds"],
             early_stopping_rounds=params["early_stopping_rounds"],
             baseline_k=params["baseline_k"],

@@ -3,7 +3,8 @@
 - 08:00 Paris: land the day's programme, participants and past performances, build the warehouse.
 - results sensor: from 10 min after each start, land results and rapports for that day and
   rebuild it; again every 15 min while some are missing, for at most 6 h after the start.
-- odds sensor: in the hour before each start, a participants snapshot every 5 min, the dbt models
+- odds sensor: a participants snapshot of each race every 10 min from 08:00 Paris, every minute in
+  the last 10 min before its start (only the races due, race_clock.odds_due), the dbt models
   between it and the feature mart, then the races whose market moved are re-scored.
 The morning run scores the day (modeling/predictions) after dbt, then measures drift
 (modeling/feature_drift).
@@ -35,6 +36,12 @@ def _raw(*endpoints: str) -> dg.AssetSelection:
 
 # The odds runs re-score only the races whose market or field moved since they were scored.
 ODDS_RUN_CONFIG = {"ops": {PREDICTIONS_KEY.to_python_identifier(): {"config": {"only_moved_races": True}}}}
+
+
+def odds_run_config(race_ids: Sequence[str]) -> dict:
+    """An odds run: participants of these races only, then the moved races re-scored."""
+    participants = raw_asset_key("participants").to_python_identifier()
+    return {"ops": {**ODDS_RUN_CONFIG["ops"], participants: {"config": {"race_ids": list(race_ids)}}}}
 
 
 def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
@@ -124,18 +131,25 @@ def build_automation(jobs: dict[str, Any]):
         name="pre_race_odds_sensor",
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Participants snapshots of the races about to start (every 10 min from 08:00 "
+        "Paris, every minute in the last 10 min), then the moved races re-scored.",
     )
     def pre_race_odds_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         now = current_time()
+        previous = datetime.fromisoformat(context.cursor) if context.cursor else None
         races, _ = _watched(postgres, now)
-        requests = race_clock.odds_requests(races, now)
+        requests = race_clock.odds_requests(races, now, previous)
+        context.update_cursor(now.isoformat())
         if not requests:
-            return dg.SkipReason(f"no race starting within the hour at {now:%Y-%m-%d %H:%M} UTC")
+            return dg.SkipReason(f"no race due for an odds snapshot at {now:%Y-%m-%d %H:%M} UTC")
         return [
             dg.RunRequest(
-                run_key=run_key, partition_key=day, tags={"pmu/trigger": "odds"}, run_config=ODDS_RUN_CONFIG
+                run_key=run_key,
+                partition_key=day,
+                tags={"pmu/trigger": "odds"},
+                run_config=odds_run_config(race_ids),
             )
-            for day, run_key in requests.items()
+            for day, (run_key, race_ids) in requests.items()
         ]
 
     return [morning_schedule], [results_sensor, pre_race_odds_sensor]

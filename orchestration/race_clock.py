@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from pmu_core.facts import PARIS
 from pmu_core.programme import ProgrammeRace, programme_races
@@ -20,9 +20,13 @@ from pmu_core.programme import ProgrammeRace, programme_races
 RESULTS_SETTLE = timedelta(minutes=10)
 RESULTS_RETRY = timedelta(minutes=15)
 RESULTS_GIVE_UP = timedelta(hours=6)
-# Odds: snapshot participants every `ODDS_EVERY` in the `ODDS_LEAD` before each start.
-ODDS_LEAD = timedelta(hours=1)
-ODDS_EVERY = timedelta(minutes=5)
+# Odds: a participants snapshot of each race every `ODDS_EVERY` from the morning run (`ODDS_FROM`,
+# Paris) until `ODDS_NEAR` before its start, then every `ODDS_NEAR_EVERY` until the off: the price a
+# bettor gets is the last one, so the refreshes crowd there.
+ODDS_FROM = time(8, 0)
+ODDS_EVERY = timedelta(minutes=10)
+ODDS_NEAR = timedelta(minutes=10)
+ODDS_NEAR_EVERY = timedelta(minutes=1)
 
 # A race of a programme as the clock sees it: RaceStart(day, meeting, number, start_at, status),
 # with .key, .race_id and .cancelled (pmu_core.programme reads the bodies).
@@ -97,21 +101,45 @@ def results_requests(
     return {day.isoformat(): results_run_key(day, pending, now) for day, pending in sorted(by_day.items())}
 
 
-def odds_window_races(
-    races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD
-) -> list[RaceStart]:
-    """Races starting within the next `lead` (not started, not cancelled)."""
-    return sorted(r for r in races if not r.cancelled and r.start_at - lead <= now < r.start_at)
+def odds_interval(race: RaceStart, now: datetime) -> timedelta | None:
+    """How often `race` wants a fresh snapshot at `now`: ODDS_NEAR_EVERY in the last ODDS_NEAR
+    before its start, ODDS_EVERY from ODDS_FROM (Paris) of its day until then, None outside (not
+    yet, started, or cancelled)."""
+    if race.cancelled or now >= race.start_at:
+        return None
+    if race.start_at - now <= ODDS_NEAR:
+        return ODDS_NEAR_EVERY
+    if now < datetime.combine(race.race_date, ODDS_FROM, tzinfo=PARIS):
+        return None
+    return ODDS_EVERY
+
+
+def _slot(moment: datetime, every: timedelta) -> int:
+    return math.floor(moment.timestamp() / every.total_seconds())
+
+
+def odds_due(races: Iterable[RaceStart], now: datetime, previous: datetime | None) -> list[RaceStart]:
+    """The races to snapshot at this tick: those whose interval has a slot boundary between the
+    previous tick (`previous`, None: first tick) and `now`. A late or missed tick delays a snapshot,
+    it never doubles one; only these races are fetched, not the whole day."""
+    due = []
+    for race in races:
+        every = odds_interval(race, now)
+        if every is not None and (previous is None or _slot(now, every) > _slot(previous, every)):
+            due.append(race)
+    return sorted(due)
 
 
 def odds_requests(
-    races: Iterable[RaceStart], now: datetime, *, lead: timedelta = ODDS_LEAD, every: timedelta = ODDS_EVERY
-) -> dict[str, str]:
-    """partition key -> run key, for each day with a race in its pre-race window. Keys are
-    per `every`-long slot of the clock, so one snapshot per slot however often the sensor ticks."""
-    slot = math.floor(now.timestamp() / every.total_seconds())
-    days = sorted({r.race_date for r in odds_window_races(races, now, lead=lead)})
-    return {day.isoformat(): f"odds-{day.isoformat()}-{slot}" for day in days}
+    races: Iterable[RaceStart], now: datetime, previous: datetime | None
+) -> dict[str, tuple[str, list[str]]]:
+    """partition key -> (run key, race ids to snapshot), for each day with a race due at this tick.
+    The run key names the minute, so a tick evaluated twice asks once."""
+    by_day: dict[date, list[str]] = {}
+    for race in odds_due(races, now, previous):
+        by_day.setdefault(race.race_date, []).append(race.race_id)
+    minute = _slot(now, ODDS_NEAR_EVERY)
+    return {day.isoformat(): (f"odds-{day.isoformat()}-{minute}", ids) for day, ids in sorted(by_day.items())}
 
 
 def day_is_over(races: Sequence[RaceStart], now: datetime, *, give_up: timedelta = RESULTS_GIVE_UP) -> bool:

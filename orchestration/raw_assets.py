@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration import warehouse
 from orchestration.partitions import context_days, daily_partitions, single_run_backfill
@@ -25,6 +26,16 @@ MORNING_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1), timezone=facts.PARIS.key
 )
 MORNING_ENDPOINTS = ("programme", "participants")
+
+
+class RawFetchConfig(dg.Config):
+    race_ids: list[str] | None = Field(
+        default=None,
+        description="per-race endpoints: fetch only these races of the programme (YYYY-MM-DD-R1-C1; "
+        "the pre-race odds sensor's runs); unset: every race",
+    )
+
+
 NETWORK_RETRY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -157,19 +168,28 @@ def build_raw_asset(
             dg.AssetCheckSpec(name, asset=key, description=text) for name, text in CHECKS.get(endpoint, [])
         ],
     )
-    def _raw_asset(context: dg.AssetExecutionContext, postgres: PostgresResource, pmu_api: PmuApiResource):
+    def _raw_asset(
+        context: dg.AssetExecutionContext,
+        config: RawFetchConfig,
+        postgres: PostgresResource,
+        pmu_api: PmuApiResource,
+    ):
         from extract.ingest import ensure_raw_tables, ingest_day, merge_reports
 
         days = context_days(context)
         url = postgres.get_url()
         ensure_raw_tables(url)
-        config = pmu_api.client_config()
+        client_config = pmu_api.client_config()
         if not spec.per_race:
             to_fetch = days
         else:  # a day without a programme (none published: no racing) has no races to fetch
             with postgres.connection() as conn:
                 to_fetch = sorted(warehouse.latest_programmes(conn, days))
-        reports = [ingest_day(day, config=config, db_url=url, only=[endpoint]) for day in to_fetch]
+        race_ids = set(config.race_ids) if config.race_ids is not None and spec.per_race else None
+        reports = [
+            ingest_day(day, config=client_config, db_url=url, only=[endpoint], race_ids=race_ids)
+            for day in to_fetch
+        ]
         summary = merge_reports(reports, days[0], days[-1]).as_dict()
         summary["days_without_programme"] = len(days) - len(to_fetch)
         context.log.info(f"{endpoint} {days[0]}..{days[-1]}: {summary | {'failed': len(summary['failed'])}}")

@@ -219,29 +219,51 @@ def test_results_requests_one_per_day():
     assert requests == {"2025-11-05": "results-2025-11-05-2255-6", "2025-11-06": "results-2025-11-06-0015-1"}
 
 
-def test_odds_window_is_the_hour_before_each_start():
-    r1 = race(1, 1, utc(DAY, 12, 0))
-    cancelled = race(1, 2, utc(DAY, 12, 30), "COURSE_ANNULEE")
-    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 10, 59)) == []
-    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 11, 0)) == [r1]
-    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 11, 59)) == [r1]
-    assert race_clock.odds_window_races([r1, cancelled], utc(DAY, 12, 0)) == []  # started
+def test_odds_interval_is_ten_minutes_from_the_morning_and_one_near_the_off():
+    r1 = race(1, 1, utc(DAY, 13, 0))  # 14:00 Paris; the morning run is at 08:00 Paris = 07:00 UTC
+    cancelled = race(1, 2, utc(DAY, 13, 30), "COURSE_ANNULEE")
+    at = race_clock.odds_interval
+    assert at(r1, utc(DAY, 6, 59)) is None
+    assert at(r1, utc(DAY, 7, 0)) == at(r1, utc(DAY, 12, 49)) == timedelta(minutes=10)
+    assert at(r1, utc(DAY, 12, 50)) == at(r1, utc(DAY, 12, 59)) == timedelta(minutes=1)
+    assert at(r1, utc(DAY, 13, 0)) is None  # started
+    assert at(cancelled, utc(DAY, 12, 0)) is None
 
 
-def test_odds_requests_one_per_five_minute_slot():
-    r1 = race(1, 1, utc(DAY, 12, 0))
-    slot = int(utc(DAY, 11, 30).timestamp()) // 300
-    assert race_clock.odds_requests([r1], utc(DAY, 11, 30)) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
-    assert race_clock.odds_requests(
-        [r1],
-        utc(
-            DAY,
-            11,
-            34,
-        ),
-    ) == {"2025-11-05": f"odds-2025-11-05-{slot}"}
-    assert race_clock.odds_requests([r1], utc(DAY, 11, 35)) == {"2025-11-05": f"odds-2025-11-05-{slot + 1}"}
-    assert race_clock.odds_requests([r1], utc(DAY, 10, 0)) == {}
+def _simulate_odds_day(races, first: datetime, last: datetime, tick: timedelta):
+    """The sensor's requests on a simulated clock: ticks from `first` to `last`, each with the
+    previous tick as its cursor. Returns (snapshots per race id, race ids per run key)."""
+    per_race: dict[str, int] = {}
+    runs: dict[str, list[str]] = {}
+    previous, now = None, first
+    while now <= last:
+        for _day, (run_key, race_ids) in race_clock.odds_requests(races, now, previous).items():
+            assert run_key not in runs  # one run per minute slot
+            runs[run_key] = race_ids
+            for race_id in race_ids:
+                per_race[race_id] = per_race.get(race_id, 0) + 1
+        previous, now = now, now + tick
+    return per_race, runs
+
+
+def test_odds_snapshots_on_a_simulated_day_fetch_only_the_races_due():
+    early = race(1, 1, utc(DAY, 9, 0))  # 10:00 Paris
+    late = race(1, 2, utc(DAY, 13, 0))
+    cancelled = race(2, 1, utc(DAY, 11, 0), "COURSE_ANNULEE")
+    races = [early, late, cancelled]
+    per_race, runs = _simulate_odds_day(races, utc(DAY, 6, 30), utc(DAY, 13, 30), timedelta(minutes=1))
+    # early: 07:00, 07:10 … 08:40 (11 snapshots), then every minute 08:50 … 08:59 (10)
+    # late: 07:00 … 12:40 (35), then 12:50 … 12:59 (10); the cancelled race never
+    assert per_race == {early.race_id: 21, late.race_id: 45}
+    # a run asks only for the races due in its minute: never the whole day, at most the two here
+    assert max(len(ids) for ids in runs.values()) == 2
+    assert sum(len(ids) for ids in runs.values()) == 66
+    assert runs[f"odds-2025-11-05-{int(utc(DAY, 12, 55).timestamp()) // 60}"] == [late.race_id]
+
+    # a sensor ticking every 3 minutes delays snapshots but never doubles one: one per 10-minute
+    # slot, and near the off one per tick (12:51, 12:54, 12:57)
+    per_race, _ = _simulate_odds_day(races, utc(DAY, 6, 30), utc(DAY, 13, 30), timedelta(minutes=3))
+    assert per_race[late.race_id] == 35 + 3
 
 
 # --- checks' pure parts -----------------------------------------------------------------------------
@@ -316,31 +338,51 @@ def _land_rapports_marker(db_url: str, day: date, meeting: int, number: int) -> 
         )
 
 
-def _tick(sensor_name: str, db_url: str, now: datetime, monkeypatch) -> list[tuple[str, str]] | str:
+def _evaluate(sensor_name: str, db_url: str, now: datetime, monkeypatch, cursor: datetime | None = None):
     monkeypatch.setattr(automation, "current_time", lambda: now)
     repository = orchestration.defs.get_repository_def()
     sensor = repository.get_sensor_def(sensor_name)
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, repository_def=repository, resources={"postgres": PostgresResource(url=db_url)}
+            instance=instance,
+            repository_def=repository,
+            resources={"postgres": PostgresResource(url=db_url)},
+            cursor=cursor.isoformat() if cursor else None,
         )
-        result = sensor.evaluate_tick(context)
+        return sensor.evaluate_tick(context)
+
+
+def _tick(
+    sensor_name: str, db_url: str, now: datetime, monkeypatch, cursor: datetime | None = None
+) -> list[tuple[str, str]] | str:
+    result = _evaluate(sensor_name, db_url, now, monkeypatch, cursor)
     if result.skip_message:
         return "skip"
     return [(r.partition_key, r.run_key) for r in result.run_requests]
 
 
+def _odds_races(db_url: str, now: datetime, monkeypatch, cursor: datetime | None) -> list[str]:
+    """The race ids of the one odds run the sensor asks for at `now`."""
+    (request,) = _evaluate("pre_race_odds_sensor", db_url, now, monkeypatch, cursor).run_requests
+    assert request.partition_key == "2025-11-05"
+    assert request.run_key == f"odds-2025-11-05-{int(now.timestamp()) // 60}"
+    assert request.run_config["ops"]["modeling__predictions"]["config"] == {"only_moved_races": True}
+    return request.run_config["ops"]["raw__pmu_participants"]["config"]["race_ids"]
+
+
 def test_sensors_on_a_real_programme_with_a_simulated_clock(db_url, shared_pmu, monkeypatch):
     _land_programme(db_url, shared_pmu / "replay" / "05112025.json", DAY, utc(DAY, 8, 55))
 
-    # 07:00 UTC: first start (09:30) is 2.5 h away: nothing to do
-    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 7, 0), monkeypatch) == "skip"
+    # 06:30 UTC (07:30 Paris), before the morning run: no odds snapshot, no result due
+    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 6, 30), monkeypatch) == "skip"
     assert _tick("results_sensor", db_url, utc(DAY, 7, 0), monkeypatch) == "skip"
-    # 08:30: R2C1 starts within the hour -> odds snapshot of the day, slot of 08:30
-    slot = int(utc(DAY, 8, 30).timestamp()) // 300
-    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 8, 30), monkeypatch) == [
-        ("2025-11-05", f"odds-2025-11-05-{slot}")
-    ]
+    # 07:00 UTC: the 10-minute refreshes start, for every race of the day (63, none cancelled)
+    assert len(_odds_races(db_url, utc(DAY, 7, 0), monkeypatch, cursor=utc(DAY, 6, 59))) == 63
+    assert _tick("pre_race_odds_sensor", db_url, utc(DAY, 7, 5), monkeypatch, cursor=utc(DAY, 7, 4)) == "skip"
+    # 09:21: R2C1 (09:30) is in its last 10 minutes: a snapshot every minute of it alone
+    assert _odds_races(db_url, utc(DAY, 9, 21), monkeypatch, cursor=utc(DAY, 9, 20)) == ["2025-11-05-R2-C1"]
+    # 09:30: R2C1 is off; on the 10-minute boundary every race still to start is due
+    assert len(_odds_races(db_url, utc(DAY, 9, 30), monkeypatch, cursor=utc(DAY, 9, 29))) == 62
     # 09:35: R2C1 started 5 min ago, not settled
     assert _tick("results_sensor", db_url, utc(DAY, 9, 35), monkeypatch) == "skip"
     # 09:41: R2C1 is due

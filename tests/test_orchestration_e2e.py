@@ -113,6 +113,29 @@ def test_one_day_twice_gives_an_identical_warehouse(db_url, shared_pmu, replay_s
     assert sum(len(rows) for rows in after_first.values()) > 63 * 2
 
 
+def test_an_odds_run_snapshots_only_the_races_it_names(db_url, shared_pmu, replay_server):
+    from orchestration.automation import odds_run_config
+    from orchestration.raw_assets import build_raw_assets
+
+    resources = _resources(db_url, replay_server(shared_pmu / "replay"))
+    raw = [a for a in build_raw_assets() if a.key.path[-1] in ("pmu_programme", "pmu_participants")]
+    ops = odds_run_config(["2025-11-05-R2-C1", "2025-11-05-R7-C1"])["ops"]
+    config = {"ops": {op: value for op, value in ops.items() if op.startswith("raw")}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            raw, partition_key="2025-11-05", resources=resources, instance=instance, run_config=config
+        )
+    assert result.success
+    landed = "select meeting_num, race_num from raw.pmu_participants order by 1, 2"
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(landed)
+        assert cur.fetchall() == [(2, 1), (7, 1)]
+        cur.execute("select count(*) from raw.fetch_log where endpoint = 'participants'")
+        assert cur.fetchone()[0] == 2  # two requests, not the day's 63
+        cur.execute("select count(*) from raw.day_runs")
+        assert cur.fetchone()[0] == 0  # a run of some races says nothing of the day's completeness
+
+
 # The code location the backfill daemon loads for the test: the project's assets and checks, the API
 # unthrottled (its address and the database come from the environment at run time), steps in process.
 unthrottled_defs = dg.Definitions(
