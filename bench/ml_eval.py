@@ -97,13 +97,15 @@ def time_bare_train(model: WinModel, train_rows) -> dict:
     return {"bare_lgb_train_seconds": round(time.perf_counter() - started, 2)}
 
 
-def evaluate_both(frame, *, min_train_days: int, test_days: int, n_boot: int) -> dict:
+def evaluate_both(
+    frame, *, min_train_days: int, test_days: int, n_boot: int, calibration: str = "cross_fit"
+) -> dict:
     out = {}
     for kind in ("lgbm", "condlogit"):
         started = time.perf_counter()
         preds, folds, model = walk_forward_predict(
             frame,
-            lambda k=kind: WinModel(name=f"bench_{k}", kind=k),
+            lambda k=kind: WinModel(name=f"bench_{k}", kind=k, calibration=calibration),
             min_train_days=min_train_days,
             test_days=test_days,
             log=log,
@@ -188,7 +190,13 @@ def run_synthetic(args) -> dict:
     frame = attach_truth(load_dataset(url, start, end), load_truth(root / "truth"))
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.held_out_days
-    evaluations = evaluate_both(frame, min_train_days=min_train, test_days=args.test_days, n_boot=args.n_boot)
+    evaluations = evaluate_both(
+        frame,
+        min_train_days=min_train,
+        test_days=args.test_days,
+        n_boot=args.n_boot,
+        calibration=args.calibration,
+    )
     scored_days = sorted(frame["race_date"].unique())[-args.score_days :]
     scoring = time_scoring(url, frame, scored_days)
     lg = evaluations["lgbm"]
@@ -232,7 +240,11 @@ def run_real(args) -> dict:
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.real_held_out_days
     evaluations = evaluate_both(
-        frame, min_train_days=min_train, test_days=args.real_test_days, n_boot=args.n_boot
+        frame,
+        min_train_days=min_train,
+        test_days=args.real_test_days,
+        n_boot=args.n_boot,
+        calibration=args.calibration,
     )
     lg = evaluations["lgbm"]
     return {
@@ -274,6 +286,12 @@ def main() -> int:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".pmu" / "bench_ml")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the warehouse")
+    parser.add_argument(
+        "--calibration",
+        choices=("cross_fit", "holdout"),
+        default="cross_fit",
+        help="how the models fit their temperature and combination (results suffixed _holdout)",
+    )
     args = parser.parse_args()
     args.home = args.home.resolve()
     figures = run_real(args) if args.real else run_synthetic(args)
@@ -301,7 +319,11 @@ def main() -> int:
         f"{'yes' if every['calibrated_within_2se'] else 'no'}; fold {figures['fold_over_bare_lgb_train']}x "
         "a bare lgb.train"
     )
-    _common.write_results("ml_real" if args.real else "ml", figures, line, show_path=True)
+    figures["calibration"] = args.calibration
+    name = ("ml_real" if args.real else "ml") + (
+        "" if args.calibration == "cross_fit" else f"_{args.calibration}"
+    )
+    _common.write_results(name, figures, line, show_path=True)
     return 0
 
 

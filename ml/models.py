@@ -3,12 +3,12 @@ temperature turns scores into probabilities within each race, and stage 2 combin
 the market at the same cut-off: p ∝ exp(α·log p_model + β·log p_market) (Benter 1994).
 
 Temperature and stage 2 are fitted on stage-1 scores of races stage 1 was not fitted on, so that
-they see how the model does out of sample. By default (`calibration="holdout"`) those are the
-latest `holdout_share` of the training window's races: stage 1 is fitted once on the earlier races,
-LightGBM's number of rounds chosen by early stopping on the latest, and that one fit is the model, so
-training costs one `lgb.train`. `calibration="cross_fit"` uses out-of-fold scores of `n_folds`
-GroupKFold folds by race and refits stage 1 on every race: n_folds + 1 fits, for a short window
-where holding races out costs too much."""
+they see how the model does out of sample. By default (`calibration="cross_fit"`) those are the
+out-of-fold scores of `n_folds` GroupKFold folds by race, which also choose LightGBM's number of
+rounds, and stage 1 is then refitted on every race: n_folds + 1 fits. `calibration="holdout"` holds
+out the latest `holdout_share` of the training window's races instead: stage 1 is fitted once on
+the earlier races (early stopping on the latest) and that one fit is the model, so training costs
+about one `lgb.train`, at the price of never learning from the latest races."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ class WinModel:
         *,
         lgbm_params: dict | None = None,
         n_folds: int = 5,
-        calibration: str = "holdout",
+        calibration: str = "cross_fit",
         holdout_share: float = 0.2,
         tail_calibration: bool = False,
         max_rounds: int = 1000,
