@@ -35,11 +35,14 @@ import _common
 from ml import registry
 from ml.dataset import load_dataset
 from ml.evaluate import evaluate_predictions, walk_forward_predict
+from ml.finishing_eval import fit_on_frame
+from ml.frames import market_distribution
 from ml.models import WinModel
 from ml.scoring import score_day
 from ml.truth import attach_truth, load_truth
 from pipeline.build import build_feature_marts
 from pipeline.land import ReplayPass, land_replayed, recorded_days
+from pipeline.modeling import official_dividends
 from pmu_core.settings import PROJECT_ROOT
 
 # How this benchmark has always landed its days (ml/warehouse.py's land_days): 8 workers, failures
@@ -83,7 +86,7 @@ def compare(result: dict, baseline: dict) -> dict:
     return {"lgbm": a, "condlogit_baseline": b, "ratio_lgbm_over_baseline": ratios}
 
 
-def evaluate_both(frame, *, min_train_days: int, test_days: int, n_boot: int) -> dict:
+def evaluate_both(frame, *, min_train_days: int, test_days: int, n_boot: int, dividends=None) -> dict:
     out = {}
     for kind in ("lgbm", "condlogit"):
         started = time.perf_counter()
@@ -94,7 +97,7 @@ def evaluate_both(frame, *, min_train_days: int, test_days: int, n_boot: int) ->
             test_days=test_days,
             log=log,
         )
-        result = evaluate_predictions(preds, n_boot=n_boot)
+        result = evaluate_predictions(preds, n_boot=n_boot, folds=folds, dividends=dividends)
         result["folds"] = folds
         result["train_seconds_per_fold"] = round(statistics.mean(f["fit_seconds"] for f in folds), 2)
         result["seconds"] = round(time.perf_counter() - started, 1)
@@ -152,7 +155,13 @@ def run_synthetic(args) -> dict:
     frame = attach_truth(load_dataset(url, start, end), load_truth(root / "truth"))
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.held_out_days
-    evaluations = evaluate_both(frame, min_train_days=min_train, test_days=args.test_days, n_boot=args.n_boot)
+    evaluations = evaluate_both(
+        frame,
+        min_train_days=min_train,
+        test_days=args.test_days,
+        n_boot=args.n_boot,
+        dividends=official_dividends(url, start, end),
+    )
     scored_days = sorted(frame["race_date"].unique())[-args.score_days :]
     scoring = time_scoring(url, frame, scored_days)
     lg = evaluations["lgbm"]
@@ -171,11 +180,13 @@ def run_synthetic(args) -> dict:
             lg["train_seconds_per_fold"] / max(evaluations["condlogit"]["train_seconds_per_fold"], 1e-9), 2
         ),
         "scoring": scoring,
+        "finishing": finishing_summary(lg),
         "targets": {
             "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
             "attainable_gain_at_least_0_5": (lg.get("attainable_gain") or 0) >= 0.5,
             "held_out_races_at_least_3000": lg["races"] >= 3000,
             "score_day_under_5s": scoring["score_seconds_per_day_max"] < 5.0,
+            "place_log_loss_discounted_beats_harville_ci_above_0": place_target(lg),
         },
         "evaluations": evaluations,
     }
@@ -192,7 +203,11 @@ def run_real(args) -> dict:
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.real_held_out_days
     evaluations = evaluate_both(
-        frame, min_train_days=min_train, test_days=args.real_test_days, n_boot=args.n_boot
+        frame,
+        min_train_days=min_train,
+        test_days=args.real_test_days,
+        n_boot=args.n_boot,
+        dividends=official_dividends(url, days[0], days[-1]),
     )
     lg = evaluations["lgbm"]
     return {
@@ -205,13 +220,50 @@ def run_real(args) -> dict:
         "comparison": compare(lg, evaluations["condlogit"]),
         "closing_market": lg.get("closing_market"),
         "combined_on_closing_races": lg.get("combined_on_closing_races"),
+        "finishing": finishing_summary(lg),
+        "discounts_all_days": fit_on_frame(frame.assign(mkt_prob=market_distribution(frame)), "mkt_prob"),
         "targets": {
             "model_r2_at_least_0_08": lg["model"]["pseudo_r2"] >= 0.08,
             "delta_r2_above_0": lg["delta_r2_combined_vs_market"]["value"] > 0,
             "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
+            "place_log_loss_discounted_beats_harville_ci_above_0": place_target(lg),
         },
         "evaluations": evaluations,
     }
+
+
+def finishing_summary(result: dict) -> dict:
+    """The order-model figures of the issue: per source of win probabilities, place / top-2 /
+    top-3 log loss of Harville and of the discounted model, their differences with CIs; returns."""
+    fin = result.get("finishing") or {}
+    out = {"discounts_by_fold": fin.get("discounts_by_fold")}
+    for source in ("combined", "market", "truth"):
+        if source not in fin:
+            continue
+        f = fin[source]
+        out[source] = {
+            "races_place": f["races_place"],
+            "races_top2": f["races_top2"],
+            "races_top3": f["races_top3"],
+            **{
+                f"{model}_{metric}": f[model].get(metric)
+                for model in ("harville", "discounted")
+                for metric in ("place_log_loss", "place_brier", "top2_set_log_loss", "top3_set_log_loss")
+            },
+            **{k: v for k, v in f.items() if k.startswith("delta_")},
+        }
+    for kind in ("discounted", "harville"):
+        if f"returns_{kind}" in fin:
+            out[f"returns_{kind}"] = fin[f"returns_{kind}"]
+    out["races_with_dividends"] = fin.get("races_with_dividends", 0)
+    return out
+
+
+def place_target(result: dict) -> bool | None:
+    delta = ((result.get("finishing") or {}).get("combined") or {}).get(
+        "delta_place_log_loss_harville_minus_discounted"
+    )
+    return None if delta is None else delta["ci_low"] > 0
 
 
 def main() -> int:
@@ -249,6 +301,11 @@ def main() -> int:
         )
     elif figures.get("closing_market"):
         line += f", closing market {figures['closing_market']['pseudo_r2']:.4f}"
+    place = (figures.get("finishing") or {}).get("combined") or {}
+    if place.get("delta_place_log_loss_harville_minus_discounted"):
+        d = place["delta_place_log_loss_harville_minus_discounted"]
+        line += f", place log loss Harville−discounted {d['value']:+.4f}"
+        line += f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
     _common.write_results("ml_real" if args.real else "ml", figures, line, show_path=True)
     return 0
 

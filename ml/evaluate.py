@@ -30,18 +30,24 @@ def walk_forward_predict(
 ) -> tuple[pd.DataFrame, list[dict], WinModel]:
     """Held-out predictions for every date after the first `min_train_days`, each from a model
     trained only on earlier dates. Returns (predictions, folds, the last fold's model)."""
+    from ml.finishing_eval import fit_on_frame
+
     df = prepare(frame)
     parts, folds, model = [], [], None
-    for fold in walk_forward_splits(
-        df["race_date"].to_numpy(),
-        min_train_days=min_train_days,
-        test_days=test_days,
-        max_train_days=max_train_days,
+    for fold_index, fold in enumerate(
+        walk_forward_splits(
+            df["race_date"].to_numpy(),
+            min_train_days=min_train_days,
+            test_days=test_days,
+            max_train_days=max_train_days,
+        )
     ):
         started = time.perf_counter()
-        model = model_factory().fit(df.iloc[fold.train_rows])
+        train = df.iloc[fold.train_rows]
+        model = model_factory().fit(train)
         fit_seconds = time.perf_counter() - started
         preds = model.predict(df.iloc[fold.test_rows])
+        preds["fold"] = fold_index
         parts.append(preds)
         folds.append(
             {
@@ -52,6 +58,9 @@ def walk_forward_predict(
                 "train_races": model.training["races"],
                 "test_races": int(preds["race_id"].nunique()),
                 "fit_seconds": round(fit_seconds, 2),
+                # place discounts of the order model, fitted on the training window's market and
+                # arrivals only (ml.finishing_eval.fit_on_frame)
+                "discounts": fit_on_frame(train, "mkt_prob") if "finish_place" in train else None,
             }
         )
         if log:
@@ -65,10 +74,19 @@ def walk_forward_predict(
 
 
 def evaluate_predictions(
-    preds: pd.DataFrame, *, min_edge: float = DEFAULT_MIN_EDGE, n_boot: int = 1000, seed: int = 0
+    preds: pd.DataFrame,
+    *,
+    min_edge: float = DEFAULT_MIN_EDGE,
+    n_boot: int = 1000,
+    seed: int = 0,
+    folds: list[dict] | None = None,
+    dividends: pd.DataFrame | None = None,
 ) -> dict:
     """All figures on held-out predictions (columns of WinModel.predict, plus optionally mkt_odds,
-    final_odds, p_truth). Comparisons with the market use the races the market priced."""
+    final_odds, p_truth). Comparisons with the market use the races the market priced. With the
+    walk-forward `folds` (their fitted discounts) and finish places: the place / top-2 / top-3
+    figures of Harville vs the discounted order model; with `dividends` (marts.bet_report rows)
+    also the returns of the most probable combinations at the official dividends."""
     preds = preds.sort_values(["race_id", "num_pmu"], kind="stable").reset_index(drop=True)
     priced = np.isfinite(preds["p_market"].to_numpy(dtype=float))
     race_priced = pd.Series(priced).groupby(preds["race_id"].to_numpy()).transform("all").to_numpy()
@@ -121,6 +139,8 @@ def evaluate_predictions(
         n_boot=n_boot,
         seed=seed,
     )
+    if folds and "finish_place" in df.columns and "fold" in df.columns:
+        out["finishing"] = evaluate_finishing(df, folds, dividends, n_boot=n_boot, seed=seed)
     if "p_truth" in df.columns and np.isfinite(df["p_truth"].to_numpy(dtype=float)).all():
         p_truth = df["p_truth"].to_numpy(dtype=float)
         out["truth"] = metrics.summary(p_truth, target, won, starts)
@@ -130,6 +150,32 @@ def evaluate_predictions(
         out["attainable_gain_model_only"] = metrics.attainable_gain(
             df["p_model"].to_numpy(), df["p_market"].to_numpy(), p_truth, target, starts
         )
+    return out
+
+
+def evaluate_finishing(
+    df: pd.DataFrame, folds: list[dict], dividends: pd.DataFrame | None, *, n_boot: int, seed: int
+) -> dict:
+    """Order-model figures per source of win probabilities, each race with its fold's discounts."""
+    from ml import finishing_eval
+
+    fold_of_race = df.groupby("race_id", sort=False)["fold"].first()
+    lambdas = {race: folds[int(k)].get("discounts") for race, k in fold_of_race.items()}
+    sources = [("combined", "p_combined"), ("market", "p_market")]
+    if "p_truth" in df.columns and np.isfinite(df["p_truth"].to_numpy(dtype=float)).all():
+        sources.append(("truth", "p_truth"))
+    out: dict = {"discounts_by_fold": [f.get("discounts") for f in folds]}
+    for name, col in sources:
+        out[name] = finishing_eval.compare_order_models(df, col, lambdas, n_boot=n_boot, seed=seed)
+    if dividends is not None and not dividends.empty:
+        races = set(df["race_id"])
+        sub = dividends.loc[dividends["race_id"].isin(races)]
+        out["races_with_dividends"] = int(sub["race_id"].nunique())
+        for kind in ("discounted", "harville"):
+            by_race = lambdas if kind == "discounted" else {r: (1.0,) for r in lambdas}
+            out[f"returns_{kind}"] = finishing_eval.returns_at_dividends(
+                df, "p_combined", sub, by_race, n_boot=n_boot, seed=seed
+            )
     return out
 
 
@@ -143,6 +189,7 @@ def run_evaluation(
     max_train_days: int | None = None,
     min_edge: float = DEFAULT_MIN_EDGE,
     n_boot: int = 1000,
+    dividends: pd.DataFrame | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir."""
@@ -159,7 +206,7 @@ def run_evaluation(
         max_train_days=max_train_days,
         log=log,
     )
-    result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot)
+    result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot, folds=folds, dividends=dividends)
     result["folds"] = folds
     result["model"] = result.pop("model") | {
         "name": last_model.name,
@@ -195,4 +242,12 @@ def one_line(result: dict) -> str:
     )
     if result.get("attainable_gain") is not None:
         text += f"; attainable gain {result['attainable_gain']:.3f}"
+    place = (result.get("finishing") or {}).get("combined", {})
+    delta = place.get("delta_place_log_loss_harville_minus_discounted")
+    if delta:
+        text += (
+            f"; place log loss {place['discounted']['place_log_loss']:.4f} discounted vs "
+            f"{place['harville']['place_log_loss']:.4f} Harville "
+            f"(Δ {delta['value']:+.4f} [{delta['ci_low']:+.4f}, {delta['ci_high']:+.4f}])"
+        )
     return text
