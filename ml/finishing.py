@@ -137,6 +137,20 @@ def place_probabilities(
     return top_k_probabilities(p_win, places, lambdas)
 
 
+def place_probabilities_by_race(
+    race_ids, p_win, *, lambdas: Sequence[float] = DEFAULT_DISCOUNTS
+) -> np.ndarray:
+    """place_probabilities for rows grouped by race (one field per race, as scored): what a
+    publication's `p_place` column holds (NaN where the field has no place pool)."""
+    ids = np.asarray(race_ids)
+    p_win = np.asarray(p_win, dtype=float)
+    out = np.full(len(p_win), np.nan)
+    for race in dict.fromkeys(ids.tolist()):
+        rows = np.flatnonzero(ids == race)
+        out[rows] = place_probabilities(p_win[rows], lambdas=lambdas)
+    return out
+
+
 def top_k_probabilities(p_win, k: int, lambdas: Sequence[float] = HARVILLE) -> np.ndarray:
     """P(each horse finishes in the first k), exactly (k ≤ 3 in practice)."""
     n = len(p_win)

@@ -99,6 +99,13 @@ def test_four_runner_trio_by_hand():
     assert f.ordered_probability(P4, [0, 1, 2]) == pytest.approx(0.4 * 0.5 * (0.2 / 0.3))
 
 
+def test_place_probabilities_by_race_take_each_field_apart():
+    ids = ["a"] * 4 + ["b"] * 3
+    out = f.place_probabilities_by_race(ids, np.r_[P4, P3], lambdas=f.HARVILLE)
+    assert out[:4] == pytest.approx(f.place_probabilities(P4, lambdas=f.HARVILLE))
+    assert np.isnan(out[4:]).all()
+
+
 def test_field_size_rules():
     assert [simple_place_places(n) for n in (3, 4, 7, 8, 16)] == [0, 2, 2, 3, 3]
     assert np.isnan(f.place_probabilities(P3)).all()  # no place pool under 4 starters
