@@ -40,6 +40,7 @@ from ml.frames import market_distribution
 from ml.models import WinModel
 from ml.scoring import score_day
 from ml.truth import attach_truth, load_truth
+from pipeline.build import build as dbt_build
 from pipeline.build import build_feature_marts
 from pipeline.land import ReplayPass, land_replayed, recorded_days
 from pipeline.modeling import official_dividends
@@ -62,11 +63,18 @@ def build(url: str, snapshot_roots: list[Path], days: list[dt.date]) -> dict:
     log(f"landed {landed}")
     started = time.perf_counter()
     build_feature_marts(url)
+    build_bet_report(url)
     return {
         "land_seconds": round(land_seconds, 1),
         "dbt_seconds": round(time.perf_counter() - started, 1),
         **landed,
     }
+
+
+def build_bet_report(url: str) -> None:
+    """marts.bet_report (the official dividends) and its upstream: the returns of the finishing
+    evaluation read it; the feature marts do not need it."""
+    dbt_build(url, select=("+bet_report",), command="run")
 
 
 def compare(result: dict, baseline: dict) -> dict:
@@ -152,6 +160,8 @@ def run_synthetic(args) -> dict:
         log(f"generated {summary['races']} races")
     if not built:
         timings |= build(url, [root / "morning", root], recorded_days(root))
+    elif official_dividends(url, start, end).empty:  # a warehouse kept from before the dividends
+        build_bet_report(url)
     frame = attach_truth(load_dataset(url, start, end), load_truth(root / "truth"))
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.held_out_days
