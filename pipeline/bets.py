@@ -140,35 +140,45 @@ def paper_trade(
     kelly: float = 0.25,
     bankroll: float = 1000.0,
     days: Sequence[dt.date] | None = None,
+    backtest: bool = False,
 ) -> dict:
     """Record each publication's value bets (win bets with edge p·odds − 1 > min_edge) as paper bets,
     staked at `kelly` × the Kelly fraction of `bankroll` (capped at KELLY_CAP), once per
-    publication: rerunning adds nothing. Only publications made before the race's start count."""
+    publication: rerunning adds nothing. Only publications made before the race's start count.
+    `backtest`: days scored after the fact (a replay) count a publication as made when the market
+    snapshot it used was served (its latest information), which must still precede the start."""
     if strategy != "value":
         raise BetError(f"unknown strategy {strategy!r}; known: value")
     if not bankroll > 0 or not kelly > 0:
         raise BetError("bankroll and kelly must be above 0")
     _ensure(db_url)
-    label = f"value:edge>{min_edge:g}:kelly={kelly:g}:bankroll={bankroll:g}"
+    label = f"value:edge>{min_edge:g}:kelly={kelly:g}:bankroll={bankroll:g}" + (
+        ":backtest" if backtest else ""
+    )
     with db.connection(db_url) as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('marts.race') is not null")
         if not cur.fetchone()[0]:
             raise BetError("marts.race does not exist: build the warehouse first (dbt build)")
         cur.execute(
             """
-            with candidates as (
+            with published as (
+                select p.*, case when %(backtest)s then p.market_served_at else p.scored_at end as known_at
+                from modeling.predictions as p
+            ),
+
+            candidates as (
                 select p.*, least(%(cap)s, %(kelly)s * (p.probability * p.market_odds - 1)
                     / (p.market_odds - 1)) as fraction
-                from modeling.predictions as p
+                from published as p
                 inner join marts.race as r on r.race_id = p.race_id
                 where p.market_odds > 1 and p.edge > %(edge)s
-                  and r.race_start_at is not null and p.scored_at < r.race_start_at
+                  and r.race_start_at is not null and p.known_at < r.race_start_at
                   and (%(days)s::date[] is null or p.race_date = any(%(days)s::date[]))
             )
             insert into modeling.bets (placed_at, race_id, race_date, bet_type, combination, stake,
                 odds_seen, probability, model_id, model_name, model_version, as_of, market_served_at,
                 source, strategy)
-            select scored_at, race_id, race_date, 'SIMPLE_GAGNANT', num_pmu::text,
+            select known_at, race_id, race_date, 'SIMPLE_GAGNANT', num_pmu::text,
                 round((%(bankroll)s * fraction)::numeric, 2)::double precision, market_odds,
                 probability, model_id, model_name, model_version, scored_at, market_served_at,
                 'paper', %(label)s
@@ -184,6 +194,7 @@ def paper_trade(
                 "bankroll": bankroll,
                 "label": label,
                 "days": list(days) if days else None,
+                "backtest": backtest,
             },
         )
         inserted = cur.rowcount

@@ -52,6 +52,11 @@ def register(subparsers) -> None:
     paper.add_argument("--kelly", type=float, default=0.25, help="fraction of the Kelly stake")
     paper.add_argument("--bankroll", type=float, default=1000.0)
     paper.add_argument("--date", type=_date, action="append", default=None, help="race date (repeatable)")
+    paper.add_argument(
+        "--backtest",
+        action="store_true",
+        help="days scored after the fact: a publication counts as made when its market snapshot was served",
+    )
     paper.set_defaults(func=run_paper)
 
 
@@ -135,6 +140,7 @@ def run_paper(args) -> int:
             kelly=args.kelly,
             bankroll=args.bankroll,
             days=args.date,
+            backtest=args.backtest,
         )
     except BetError as exc:
         return _fail(str(exc))

@@ -134,7 +134,7 @@ def test_a_bet_after_the_start_is_refused(ledger, capsys, monkeypatch):
     assert _count(ledger) == 0
 
 
-def _publish(url, scored_at, rows):
+def _publish(url, scored_at, rows, market_served_at=None):
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(
             "insert into modeling.models (name, version, kind, feature_hash, features, params, artifact_path)"
@@ -145,9 +145,9 @@ def _publish(url, scored_at, rows):
         for race_id, num, p, odds in rows:
             cur.execute(
                 "insert into modeling.predictions (model_id, model_name, model_version, race_id, race_date,"
-                " num_pmu, probability, rank, fair_odds, market_odds, edge, scored_at)"
-                " values (%s, 'win_lgbm', 1, %s, %s, %s, %s, 1, %s, %s, %s, %s)",
-                (model_id, race_id, DAY, num, p, 1 / p, odds, p * odds - 1, scored_at),
+                " num_pmu, probability, rank, fair_odds, market_odds, edge, scored_at, market_served_at)"
+                " values (%s, 'win_lgbm', 1, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s)",
+                (model_id, race_id, DAY, num, p, 1 / p, odds, p * odds - 1, scored_at, market_served_at),
             )
 
 
@@ -155,8 +155,15 @@ def test_paper_trading_is_idempotent_and_point_in_time(ledger, capsys, monkeypat
     start = _start(ledger, RACE)
     # R1C1 published an hour before its start: horse 7 at 0.40 with odds 3.0 (edge 0.20), horse 3 no edge
     _publish(ledger, start - dt.timedelta(hours=1), [(RACE, 7, 0.40, 3.0), (RACE, 3, 0.20, 4.0)])
-    # R1C2 published only after its start: never a paper bet
-    _publish(ledger, _start(ledger, NO_RAPPORTS) + dt.timedelta(minutes=5), [(NO_RAPPORTS, 1, 0.5, 3.0)])
+    # R1C2 published only after its start (on a market snapshot of 10 min before): never a paper bet,
+    # except in a backtest
+    c2_start = _start(ledger, NO_RAPPORTS)
+    _publish(
+        ledger,
+        c2_start + dt.timedelta(minutes=5),
+        [(NO_RAPPORTS, 1, 0.5, 3.0)],
+        market_served_at=c2_start - dt.timedelta(minutes=10),
+    )
     out = paper_trade(ledger, min_edge=0.05, kelly=0.25, bankroll=1000)
     assert out["bets_recorded"] == 1
     (bet,) = list_bets(ledger)
@@ -173,6 +180,14 @@ def test_paper_trading_is_idempotent_and_point_in_time(ledger, capsys, monkeypat
     assert bet["status"] == "won" and bet["return_amount"] == pytest.approx(25.0 * 3.10)
     # closing-line value: taken at 3.0 against the final odds
     assert bet["clv"] == pytest.approx(3.0 / bet["closing_odds"] - 1)
+    # a backtest dates the late R1C2 publication by its market snapshot, before the start: its bet
+    # counts (R1C1's has no market time: left out), under its own strategy name
+    out = paper_trade(ledger, min_edge=0.05, kelly=0.25, bankroll=1000, backtest=True)
+    assert out["bets_recorded"] == 1 and out["strategy"].endswith(":backtest")
+    late = [b for b in list_bets(ledger) if b["strategy"] == out["strategy"]]
+    assert [(b["race_id"], b["placed_at"]) for b in late] == [
+        (NO_RAPPORTS, c2_start - dt.timedelta(minutes=10))
+    ]
 
 
 def test_pnl_mart_from_the_ledger(ledger, tmp_path):
