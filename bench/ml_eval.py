@@ -8,6 +8,10 @@ measured in the same run (ratios). Also the training time and the time to score 
 modeling.predictions. Writes bench/results/ml.json and prints one line.
 Targets: combined ΔR² over the market > 0 with its CI above 0; attainable gain ≥ 0.5; a day scored
 in < 5 s.
+Both modes add `finishing`: place / top-2 / top-3 log loss of Harville vs the discounted order model
+(discounts fitted on each fold's training window) with bootstrap CIs, and where marts.bet_report has
+dividends the returns of the most probable combinations vs the market favourites; target: the
+discounted model beats Harville on place log loss with its CI above 0.
 
 `--real`: the same evaluation on ../shared/pmu/history (60 real days: morning then final landed in
 date order; train on the first weeks, walk forward over the last ones), reporting the model, the
