@@ -107,6 +107,7 @@ def _races(rng, n_races: int, lambdas) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow  # three fields of 1,500 simulated races scored twice: ~15-50 s
 def test_discounted_model_beats_harville_where_the_world_is_discounted():
     rng = np.random.default_rng(5)
     truth = (1.0, 0.7, 0.6)
