@@ -8,6 +8,10 @@ measured in the same run (ratios). Also the training time and the time to score 
 modeling.predictions. Writes bench/results/ml.json and prints one line.
 Targets: combined ΔR² over the market > 0 with its CI above 0; attainable gain ≥ 0.5; a day scored
 in < 5 s.
+Both modes add `finishing`: place / top-2 / top-3 log loss of Harville vs the discounted order model
+(discounts fitted on each fold's training window) with bootstrap CIs, and where marts.bet_report has
+dividends the returns of the most probable combinations vs the market favourites; target: the
+discounted model beats Harville on place log loss with its CI above 0.
 
 `--real`: the same evaluation on ../shared/pmu/history (60 real days: morning then final landed in
 date order; train on the first weeks, walk forward over the last ones), reporting the model, the
@@ -36,12 +40,15 @@ import lightgbm as lgb
 from ml import registry
 from ml.dataset import load_dataset
 from ml.evaluate import evaluate_predictions, walk_forward_predict
-from ml.frames import prepare
+from ml.finishing_eval import fit_on_frame
+from ml.frames import market_distribution, prepare
 from ml.models import WinModel
 from ml.scoring import score_day
 from ml.truth import attach_truth, load_truth
+from pipeline.build import build as dbt_build
 from pipeline.build import build_feature_marts
 from pipeline.land import ReplayPass, land_replayed, recorded_days
+from pipeline.modeling import official_dividends
 from pmu_core.settings import PROJECT_ROOT
 
 # How this benchmark has always landed its days (ml/warehouse.py's land_days): 8 workers, failures
@@ -61,11 +68,18 @@ def build(url: str, snapshot_roots: list[Path], days: list[dt.date]) -> dict:
     log(f"landed {landed}")
     started = time.perf_counter()
     build_feature_marts(url)
+    build_bet_report(url)
     return {
         "land_seconds": round(land_seconds, 1),
         "dbt_seconds": round(time.perf_counter() - started, 1),
         **landed,
     }
+
+
+def build_bet_report(url: str) -> None:
+    """marts.bet_report (the official dividends) and its upstream: the returns of the finishing
+    evaluation read it; the feature marts do not need it."""
+    dbt_build(url, select=("+bet_report",), command="run")
 
 
 def compare(result: dict, baseline: dict) -> dict:
@@ -98,7 +112,7 @@ def time_bare_train(model: WinModel, train_rows) -> dict:
 
 
 def evaluate_both(
-    frame, *, min_train_days: int, test_days: int, n_boot: int, calibration: str = "cross_fit"
+    frame, *, min_train_days: int, test_days: int, n_boot: int, calibration: str = "cross_fit", dividends=None
 ) -> dict:
     out = {}
     for kind in ("lgbm", "condlogit"):
@@ -111,7 +125,7 @@ def evaluate_both(
             log=log,
             after_fit=time_bare_train,
         )
-        result = evaluate_predictions(preds, n_boot=n_boot)
+        result = evaluate_predictions(preds, n_boot=n_boot, folds=folds, dividends=dividends)
         result["folds"] = folds
         result["train_seconds_per_fold"] = round(statistics.mean(f["fit_seconds"] for f in folds), 2)
         if kind == "lgbm":
@@ -187,6 +201,8 @@ def run_synthetic(args) -> dict:
         log(f"generated {summary['races']} races")
     if not built:
         timings |= build(url, [root / "morning", root], recorded_days(root))
+    elif official_dividends(url, start, end).empty:  # a warehouse kept from before the dividends
+        build_bet_report(url)
     frame = attach_truth(load_dataset(url, start, end), load_truth(root / "truth"))
     n_days = frame["race_date"].nunique()
     min_train = n_days - args.held_out_days
@@ -196,6 +212,7 @@ def run_synthetic(args) -> dict:
         test_days=args.test_days,
         n_boot=args.n_boot,
         calibration=args.calibration,
+        dividends=official_dividends(url, start, end),
     )
     scored_days = sorted(frame["race_date"].unique())[-args.score_days :]
     scoring = time_scoring(url, frame, scored_days)
@@ -217,6 +234,7 @@ def run_synthetic(args) -> dict:
         "scoring": scoring,
         "all_races": coverage_summary(lg),
         "fold_over_bare_lgb_train": lg.get("fold_over_bare_lgb_train"),
+        "finishing": finishing_summary(lg),
         "targets": {
             "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
             "attainable_gain_at_least_0_5": (lg.get("attainable_gain") or 0) >= 0.5,
@@ -224,6 +242,7 @@ def run_synthetic(args) -> dict:
             "score_day_under_5s": scoring["score_seconds_per_day_max"] < 5.0,
             "fold_at_most_1_5x_bare_lgb_train": (lg.get("fold_over_bare_lgb_train") or 99) <= 1.5,
             "every_decile_within_2se_all_races": lg["all_races"]["calibrated_within_2se"],
+            "place_log_loss_discounted_beats_harville_ci_above_0": place_target(lg),
         },
         "evaluations": evaluations,
     }
@@ -245,6 +264,7 @@ def run_real(args) -> dict:
         test_days=args.real_test_days,
         n_boot=args.n_boot,
         calibration=args.calibration,
+        dividends=official_dividends(url, days[0], days[-1]),
     )
     lg = evaluations["lgbm"]
     return {
@@ -259,6 +279,8 @@ def run_real(args) -> dict:
         "combined_on_closing_races": lg.get("combined_on_closing_races"),
         "all_races": coverage_summary(lg),
         "fold_over_bare_lgb_train": lg.get("fold_over_bare_lgb_train"),
+        "finishing": finishing_summary(lg),
+        "discounts_all_days": fit_on_frame(frame.assign(mkt_prob=market_distribution(frame)), "mkt_prob"),
         "targets": {
             "model_r2_at_least_0_08": lg["model"]["pseudo_r2"] >= 0.08,
             "delta_r2_above_0": lg["delta_r2_combined_vs_market"]["value"] > 0,
@@ -267,9 +289,44 @@ def run_real(args) -> dict:
             and lg["delta_r2_combined_vs_market"]["value"] >= 0.015,
             "every_decile_within_2se_all_races": lg["all_races"]["calibrated_within_2se"],
             "fold_at_most_1_5x_bare_lgb_train": (lg.get("fold_over_bare_lgb_train") or 99) <= 1.5,
+            "place_log_loss_discounted_beats_harville_ci_above_0": place_target(lg),
         },
         "evaluations": evaluations,
     }
+
+
+def finishing_summary(result: dict) -> dict:
+    """The order-model figures of the issue: per source of win probabilities, place / top-2 /
+    top-3 log loss of Harville and of the discounted model, their differences with CIs; returns."""
+    fin = result.get("finishing") or {}
+    out = {"discounts_by_fold": fin.get("discounts_by_fold")}
+    for source in ("combined", "market", "truth"):
+        if source not in fin:
+            continue
+        f = fin[source]
+        out[source] = {
+            "races_place": f["races_place"],
+            "races_top2": f["races_top2"],
+            "races_top3": f["races_top3"],
+            **{
+                f"{model}_{metric}": f[model].get(metric)
+                for model in ("harville", "discounted")
+                for metric in ("place_log_loss", "place_brier", "top2_set_log_loss", "top3_set_log_loss")
+            },
+            **{k: v for k, v in f.items() if k.startswith("delta_")},
+        }
+    for kind in ("discounted", "harville"):
+        if f"returns_{kind}" in fin:
+            out[f"returns_{kind}"] = fin[f"returns_{kind}"]
+    out["races_with_dividends"] = fin.get("races_with_dividends", 0)
+    return out
+
+
+def place_target(result: dict) -> bool | None:
+    delta = ((result.get("finishing") or {}).get("combined") or {}).get(
+        "delta_place_log_loss_harville_minus_discounted"
+    )
+    return None if delta is None else delta["ci_low"] > 0
 
 
 def main() -> int:
@@ -313,6 +370,11 @@ def main() -> int:
         )
     elif figures.get("closing_market"):
         line += f", closing market {figures['closing_market']['pseudo_r2']:.4f}"
+    place = (figures.get("finishing") or {}).get("combined") or {}
+    if place.get("delta_place_log_loss_harville_minus_discounted"):
+        d = place["delta_place_log_loss_harville_minus_discounted"]
+        line += f", place log loss Harville−discounted {d['value']:+.4f}"
+        line += f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
     every = figures["all_races"]
     line += (
         f"; all {every['races']} races: R² combined {every['combined']:.4f}, calibrated within 2 SE "

@@ -33,18 +33,24 @@ def walk_forward_predict(
     trained only on earlier dates. Returns (predictions, folds, the last fold's model).
     `after_fit(model, training rows)` runs after each fit and adds what it returns to the fold's
     record (the benchmark times a bare lgb.train there, under the same load)."""
+    from ml.finishing_eval import fit_on_frame
+
     df = prepare(frame)
     parts, folds, model = [], [], None
-    for fold in walk_forward_splits(
-        df["race_date"].to_numpy(),
-        min_train_days=min_train_days,
-        test_days=test_days,
-        max_train_days=max_train_days,
+    for fold_index, fold in enumerate(
+        walk_forward_splits(
+            df["race_date"].to_numpy(),
+            min_train_days=min_train_days,
+            test_days=test_days,
+            max_train_days=max_train_days,
+        )
     ):
         started = time.perf_counter()
-        model = model_factory().fit(df.iloc[fold.train_rows])
+        train = df.iloc[fold.train_rows]
+        model = model_factory().fit(train)
         fit_seconds = time.perf_counter() - started
         preds = model.predict(df.iloc[fold.test_rows])
+        preds["fold"] = fold_index
         parts.append(preds)
         folds.append(
             {
@@ -55,7 +61,10 @@ def walk_forward_predict(
                 "train_races": model.training["races"],
                 "test_races": int(preds["race_id"].nunique()),
                 "fit_seconds": round(fit_seconds, 2),
-                **(after_fit(model, df.iloc[fold.train_rows]) if after_fit else {}),
+                **(after_fit(model, train) if after_fit else {}),
+                # place discounts of the order model, fitted on the training window's market and
+                # arrivals only (ml.finishing_eval.fit_on_frame)
+                "discounts": fit_on_frame(train, "mkt_prob") if "finish_place" in train else None,
             }
         )
         if log:
@@ -69,11 +78,20 @@ def walk_forward_predict(
 
 
 def evaluate_predictions(
-    preds: pd.DataFrame, *, min_edge: float = DEFAULT_MIN_EDGE, n_boot: int = 1000, seed: int = 0
+    preds: pd.DataFrame,
+    *,
+    min_edge: float = DEFAULT_MIN_EDGE,
+    n_boot: int = 1000,
+    seed: int = 0,
+    folds: list[dict] | None = None,
+    dividends: pd.DataFrame | None = None,
 ) -> dict:
     """All figures on held-out predictions (columns of WinModel.predict, plus optionally mkt_odds,
     final_odds, p_truth). Comparisons with the market use the races the market priced (some runner
-    priced); `all_races` and `coverage` (full, partly, none) hold the figures on every race."""
+    priced); `all_races` and `coverage` (full, partly, none) hold the figures on every race. With
+    the walk-forward `folds` (their fitted discounts) and finish places: the place / top-2 / top-3
+    figures of Harville vs the discounted order model; with `dividends` (marts.bet_report rows)
+    also the returns of the most probable combinations at the official dividends."""
     preds = preds.sort_values(["race_id", "num_pmu"], kind="stable").reset_index(drop=True)
     coverage = coverage_figures(preds)
     priced = np.isfinite(preds["p_market"].to_numpy(dtype=float))
@@ -129,6 +147,8 @@ def evaluate_predictions(
         n_boot=n_boot,
         seed=seed,
     )
+    if folds and "finish_place" in df.columns and "fold" in df.columns:
+        out["finishing"] = evaluate_finishing(df, folds, dividends, n_boot=n_boot, seed=seed)
     if "p_truth" in df.columns and np.isfinite(df["p_truth"].to_numpy(dtype=float)).all():
         p_truth = df["p_truth"].to_numpy(dtype=float)
         out["truth"] = metrics.summary(p_truth, target, won, starts)
@@ -174,6 +194,32 @@ def coverage_figures(preds: pd.DataFrame) -> dict:
     }
 
 
+def evaluate_finishing(
+    df: pd.DataFrame, folds: list[dict], dividends: pd.DataFrame | None, *, n_boot: int, seed: int
+) -> dict:
+    """Order-model figures per source of win probabilities, each race with its fold's discounts."""
+    from ml import finishing_eval
+
+    fold_of_race = df.groupby("race_id", sort=False)["fold"].first()
+    lambdas = {race: folds[int(k)].get("discounts") for race, k in fold_of_race.items()}
+    sources = [("combined", "p_combined"), ("market", "p_market")]
+    if "p_truth" in df.columns and np.isfinite(df["p_truth"].to_numpy(dtype=float)).all():
+        sources.append(("truth", "p_truth"))
+    out: dict = {"discounts_by_fold": [f.get("discounts") for f in folds]}
+    for name, col in sources:
+        out[name] = finishing_eval.compare_order_models(df, col, lambdas, n_boot=n_boot, seed=seed)
+    if dividends is not None and not dividends.empty:
+        races = set(df["race_id"])
+        sub = dividends.loc[dividends["race_id"].isin(races)]
+        out["races_with_dividends"] = int(sub["race_id"].nunique())
+        for kind in ("discounted", "harville"):
+            by_race = lambdas if kind == "discounted" else {r: (1.0,) for r in lambdas}
+            out[f"returns_{kind}"] = finishing_eval.returns_at_dividends(
+                df, "p_combined", sub, by_race, n_boot=n_boot, seed=seed
+            )
+    return out
+
+
 def run_evaluation(
     frame: pd.DataFrame,
     out_dir: Path,
@@ -184,6 +230,7 @@ def run_evaluation(
     max_train_days: int | None = None,
     min_edge: float = DEFAULT_MIN_EDGE,
     n_boot: int = 1000,
+    dividends: pd.DataFrame | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir."""
@@ -200,7 +247,7 @@ def run_evaluation(
         max_train_days=max_train_days,
         log=log,
     )
-    result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot)
+    result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot, folds=folds, dividends=dividends)
     result["folds"] = folds
     result["model"] = result.pop("model") | {
         "name": last_model.name,
@@ -236,4 +283,12 @@ def one_line(result: dict) -> str:
     )
     if result.get("attainable_gain") is not None:
         text += f"; attainable gain {result['attainable_gain']:.3f}"
+    place = (result.get("finishing") or {}).get("combined", {})
+    delta = place.get("delta_place_log_loss_harville_minus_discounted")
+    if delta:
+        text += (
+            f"; place log loss {place['discounted']['place_log_loss']:.4f} discounted vs "
+            f"{place['harville']['place_log_loss']:.4f} Harville "
+            f"(Δ {delta['value']:+.4f} [{delta['ci_low']:+.4f}, {delta['ci_high']:+.4f}])"
+        )
     return text

@@ -60,3 +60,37 @@ create table if not exists modeling.feature_drift (
     computed_at timestamptz not null default now(),
     primary key (model_id, race_date, feature)
 );
+
+-- The bets ledger (pipeline/bets.py, `pmu bets`): manual and paper bets, settled on PMU's
+-- official dividends (marts.bet_report). A bet names the publication it came from by model and
+-- as_of (modeling.predictions.scored_at: when the probabilities were published).
+create table if not exists modeling.bets (
+    id bigint generated always as identity primary key,
+    placed_at timestamptz not null,
+    race_id text not null,
+    race_date date not null,
+    bet_type text not null,
+    combination text not null,
+    stake double precision not null check (stake > 0),
+    odds_seen double precision,
+    probability double precision,
+    model_id bigint,
+    model_name text,
+    model_version integer,
+    as_of timestamptz,
+    market_served_at timestamptz,
+    source text not null check (source in ('manual', 'paper')),
+    strategy text,
+    status text not null default 'open' check (status in ('open', 'won', 'lost', 'refunded')),
+    paid_label text,
+    dividend_per_eur double precision,
+    return_amount double precision,
+    closing_odds double precision,
+    clv double precision,
+    settled_at timestamptz
+);
+
+-- paper trading records a publication's value bets once
+create unique index if not exists bets_paper_once_per_publication
+    on modeling.bets (strategy, model_id, as_of, race_id, bet_type, combination) where source = 'paper';
+create index if not exists bets_open on modeling.bets (race_id) where status = 'open';

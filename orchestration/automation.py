@@ -19,7 +19,7 @@ import dagster as dg
 
 from orchestration import race_clock, warehouse
 from orchestration.drift_assets import DRIFT_KEY
-from orchestration.ml_assets import EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
+from orchestration.ml_assets import BETS_KEY, EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
 from pmu_core.facts import ENDPOINT_NAMES, PARIS
@@ -64,8 +64,11 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         ),
         "results": dg.define_asset_job(
             "results_job",
-            selection=_raw("programme", "participants", "rapports") | warehouse_models,
-            description="Arrivals (programme, participants) and rapports of a day, then the warehouse.",
+            selection=_raw("programme", "participants", "rapports")
+            | warehouse_models
+            | dg.AssetSelection.assets(BETS_KEY),
+            description="Arrivals (programme, participants) and rapports of a day, the warehouse, then "
+            "the open bets settled.",
         ),
         "odds": dg.define_asset_job(
             "odds_snapshot_job",

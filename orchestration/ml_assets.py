@@ -33,6 +33,9 @@ EVALUATION_KEY = dg.AssetKey(["modeling", "evaluation"])
 PREDICTIONS_KEY = dg.AssetKey(["modeling", "predictions"])
 FEATURES_KEY = dg.AssetKey(["marts", "feat_runner_pre_race"])
 RESULTS_KEY = dg.AssetKey(["marts", "fct_runner_result"])
+BETS_KEY = dg.AssetKey(["modeling", "bets"])
+BET_REPORT_KEY = dg.AssetKey(["marts", "bet_report"])
+PARTICIPANTS_KEY = dg.AssetKey(["marts", "race_participant"])
 
 CALIBRATION_DAYS = 30
 SUM_TOLERANCE = 1e-6
@@ -391,4 +394,26 @@ def _prediction_checks(url: str, record, days: list[dt.date], no_model: str | No
     )
 
 
-ml_assets = [model, evaluation, predictions]
+@dg.asset(
+    key=BETS_KEY,
+    deps=[BET_REPORT_KEY, PARTICIPANTS_KEY],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    group_name=GROUP,
+    kinds={"python", "postgres"},
+    description="The bets ledger settled on the official dividends (pipeline.bets.settle_bets): every "
+    "open bet whose race has rapports; the others stay open for a later run.",
+)
+def bets(context: dg.AssetExecutionContext, postgres: PostgresResource):
+    from pipeline.bets import BetError, settle_bets
+
+    try:
+        counts = settle_bets(postgres.get_url())
+    except BetError as exc:  # no warehouse yet: nothing to settle against, say so
+        context.log.warning(str(exc))
+        return dg.MaterializeResult(metadata={"note": str(exc)})
+    context.log.info(f"bets settled: {counts}")
+    return dg.MaterializeResult(metadata={k: int(v) for k, v in counts.items()})
+
+
+ml_assets = [model, evaluation, predictions, bets]

@@ -103,6 +103,24 @@ def evaluation_dir(name: str, version: int | None = None, now: dt.datetime | Non
     return load_settings().home / "evaluations" / name / (f"{version}-{stamp}" if version else stamp)
 
 
+def official_dividends(db_url: str | None, start: dt.date, end: dt.date):
+    """marts.bet_report rows of races dated start..end (inclusive), as a DataFrame; empty when the
+    mart is missing (a warehouse without rapports)."""
+    import pandas as pd
+
+    columns = ["race_id", "bet_type", "label", "combination", "dividend_per_eur", "is_refunded"]
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.bet_report') is not null")
+        if not cur.fetchone()[0]:
+            return pd.DataFrame(columns=columns)
+        cur.execute(
+            "select race_id, bet_type, label, combination, dividend_per_eur::double precision,"
+            " is_refunded from marts.bet_report where race_date between %s and %s",
+            (start, end),
+        )
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
 class TooFewDays(ValueError):
     """The window has too few race dates for one walk-forward step."""
 
@@ -156,6 +174,7 @@ def evaluate(
         test_days=settings.test_days,
         min_edge=settings.min_edge,
         n_boot=settings.n_boot,
+        dividends=official_dividends(db_url, start, end),
         log=log,
     )
     result["cutoff"] = recipe.cutoff

@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_demo",
     "pmu_cli.cmd_ingest",
     "pmu_cli.cmd_ml",
+    "pmu_cli.cmd_price",
+    "pmu_cli.cmd_bets",
     "pmu_cli.cmd_ui",
     "pmu_cli.cmd_synth",
     "pmu_cli.cmd_features",

@@ -131,3 +131,108 @@ KELLY_CAP = 0.05
 # window: above this the usual reading is "the population moved" (0.1 to 0.2: worth a look).
 PSI_WARN = 0.2
 PSI_BINS = 10  # quantile bins of the training window, plus one bin for missing values
+
+# --- bet types: what each pool pays (rapports-definitifs `typePari`) -------------------------------
+
+
+@dataclass(frozen=True)
+class Payout:
+    """One rank of dividend of a bet type, as the rapports body labels it (`libelle`). A combination
+    wins it when at least `hits` of its horses are among the first `top` finishers (in the exact
+    order when `ordered`: horse i of the combination i-th). `top` 0 means Simple placé's field-size
+    rule (SIMPLE_PLACE_PLACES). The body lists one row per `hits`-subset of the first `top`
+    finishers (their arrival order), which is how dead heats show: one row per payable subset."""
+
+    label: str  # "Multi en {n}": n = the number of horses in the combination
+    top: int
+    hits: int
+    ordered: bool = False
+
+
+@dataclass(frozen=True)
+class BetRule:
+    """A bet type: how many horses a combination holds, its ranks of dividend (best first: a
+    combination is paid its best rank only), the starters it needs (below: every bet is refunded)
+    and the share of its pool PMU keeps."""
+
+    code: str
+    min_horses: int
+    max_horses: int
+    payouts: tuple[Payout, ...]
+    min_starters: int
+    takeout: float
+
+    def payout(self, label: str) -> Payout:
+        for p in self.payouts:
+            if p.label == label or (p.label.startswith("Multi en") and label.startswith("Multi en")):
+                return p
+        raise ValueError(f"{self.code} pays no {label!r}; it pays {', '.join(p.label for p in self.payouts)}")
+
+
+# Simple placé pays the first 3 with 8 starters or more, the first 2 with 4 to 7, nothing below
+# (règlement du pari mutuel, pari Simple); a dead heat pays every horse whose place is within them.
+SIMPLE_PLACE_PLACES = ((8, 3), (4, 2))  # (at least this many starters, places paid), largest first
+
+# Shares kept: the win pool's is measured on the real days (WIN_POOL_TAKEOUT); the others are the
+# published orders of magnitude (simple pools return ~85%, the combined ones a little over 70%),
+# not per-pool figures: a fair dividend from them is an estimate.
+SIMPLE_TAKEOUT = WIN_POOL_TAKEOUT
+COMBINED_TAKEOUT = 0.28
+
+BET_RULES: dict[str, BetRule] = {
+    r.code: r
+    for r in (
+        BetRule("SIMPLE_GAGNANT", 1, 1, (Payout("Simple gagnant", 1, 1),), 2, SIMPLE_TAKEOUT),
+        BetRule("SIMPLE_PLACE", 1, 1, (Payout("Simple placé", 0, 1),), 4, SIMPLE_TAKEOUT),
+        BetRule("COUPLE_GAGNANT", 2, 2, (Payout("Couplé gagnant", 2, 2),), 3, COMBINED_TAKEOUT),
+        BetRule("COUPLE_ORDRE", 2, 2, (Payout("Couplé ordre", 2, 2, True),), 3, COMBINED_TAKEOUT),
+        BetRule("COUPLE_PLACE", 2, 2, (Payout("Couplé placé", 3, 2),), 8, COMBINED_TAKEOUT),
+        # 2sur4: refunded when fewer than five horses ran (règlement, pari 2sur4)
+        BetRule("DEUX_SUR_QUATRE", 2, 2, (Payout("2sur4", 4, 2),), 5, COMBINED_TAKEOUT),
+        BetRule("TRIO", 3, 3, (Payout("Trio", 3, 3),), 4, COMBINED_TAKEOUT),
+        BetRule("TRIO_ORDRE", 3, 3, (Payout("Trio ordre", 3, 3, True),), 4, COMBINED_TAKEOUT),
+        BetRule("MULTI", 4, 7, (Payout("Multi en {n}", 4, 4),), 5, COMBINED_TAKEOUT),
+        BetRule("TIERCE", 3, 3, (Payout("Ordre", 3, 3, True), Payout("Désordre", 3, 3)), 4, COMBINED_TAKEOUT),
+        BetRule(
+            "QUARTE_PLUS",
+            4,
+            4,
+            (Payout("Ordre", 4, 4, True), Payout("Désordre", 4, 4), Payout("Bonus", 3, 3)),
+            5,
+            COMBINED_TAKEOUT,
+        ),
+        BetRule(
+            "QUINTE_PLUS",
+            5,
+            5,
+            (
+                Payout("Ordre", 5, 5, True),
+                Payout("Désordre", 5, 5),
+                Payout("Bonus 4sur5", 5, 4),
+                Payout("Bonus 3", 3, 3),
+            ),
+            6,
+            COMBINED_TAKEOUT,
+        ),
+    )
+}
+
+
+def bet_rule(code: str) -> BetRule:
+    rule = BET_RULES.get(code.upper())
+    if rule is None:
+        raise ValueError(f"unknown bet type {code!r}; known: {', '.join(BET_RULES)}")
+    return rule
+
+
+def simple_place_places(starters: int) -> int:
+    """How many places Simple placé pays in a field of `starters` (0: not offered)."""
+    for at_least, places in SIMPLE_PLACE_PLACES:
+        if starters >= at_least:
+            return places
+    return 0
+
+
+def payout_top(payout: Payout, starters: int) -> int:
+    """The first finishers a payout looks at, in a field of `starters`."""
+    return simple_place_places(starters) if payout.top == 0 else payout.top
