@@ -25,10 +25,10 @@ from pmu_core.facts import BetRule, Payout, bet_rule, payout_top, simple_place_p
 
 EPS = 1e-12
 HARVILLE: tuple[float, ...] = (1.0,)
-# λ per place for publishing and pricing: fitted on the market and arrivals of the 60 real days of
-# ../shared/pmu/history (bench/ml_eval.py --real, `discounts_all_days`; places 5+ reuse λ_4). A
-# walk-forward evaluation refits them on each training window instead.
-DEFAULT_DISCOUNTS: tuple[float, ...] = (1.0, 0.86, 0.69, 0.57)
+# λ per place for publishing and pricing are the model's own: fitted on its training window's
+# market and arrivals by `pipeline.modeling.train` (registry metrics `place_discounts`), as a
+# walk-forward evaluation refits them per fold. Without them (an older model): Harville.
+DEFAULT_DISCOUNTS: tuple[float, ...] = HARVILLE
 EXACT_MAX_PREFIXES = 200_000
 DEFAULT_SAMPLES = 200_000
 MAX_FITTED_PLACES = 5

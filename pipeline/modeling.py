@@ -87,10 +87,17 @@ def train(
     ml.dataset.MissingMartError without the feature marts, ValueError on a bad window."""
     from ml import registry
     from ml.dataset import load_dataset
+    from ml.finishing_eval import fit_on_frame
+    from ml.frames import prepare
 
     frame = load_dataset(db_url, start, end, cutoff=recipe.cutoff)
     model = recipe.new_model().fit(frame)
-    record = registry.register(db_url, model, metrics={"training": model.training, "cutoff": recipe.cutoff})
+    # the order model's discounts for place and exotic prices, from the same window's arrivals
+    discounts = fit_on_frame(prepare(frame), "mkt_prob") if "finish_place" in frame else None
+    metrics = {"training": model.training, "cutoff": recipe.cutoff}
+    if discounts is not None:
+        metrics["place_discounts"] = list(discounts)
+    record = registry.register(db_url, model, metrics=metrics)
     has_production = any(r.status == "production" for r in registry.list_models(db_url, record.name))
     if should_promote(promote, has_production):
         record = registry.promote(db_url, record.label)

@@ -27,6 +27,7 @@ class Publication:
     market_served_at: object
     num_pmu: np.ndarray
     probability: np.ndarray
+    discounts: tuple[float, ...] = (1.0,)  # the model's place discounts (Harville without them)
 
 
 def latest_publication(db_url: str | None, race_id: str, model_ref: str | None = None) -> Publication:
@@ -60,7 +61,10 @@ def latest_publication(db_url: str | None, race_id: str, model_ref: str | None =
             (row[0], race_id),
         )
         rows = cur.fetchall()
+        cur.execute("select metrics -> 'place_discounts' from modeling.models where id = %s", (row[0],))
+        fitted = cur.fetchone()
     return Publication(
+        discounts=tuple(fitted[0]) if fitted and fitted[0] else (1.0,),
         race_id=race_id,
         model_id=int(row[0]),
         model_label=f"{rows[0][2]}@{rows[0][3]}",
@@ -99,7 +103,7 @@ def price_combination(
             publication.probability,
             rule.code,
             [index[h] for h in combination],
-            lambdas=finishing.DEFAULT_DISCOUNTS if lambdas is None else lambdas,
+            lambdas=publication.discounts if lambdas is None else lambdas,
             n_samples=n_samples or finishing.DEFAULT_SAMPLES,
             seed=seed,
         )

@@ -17,13 +17,17 @@ RACE = "2025-11-05-R1-C1"
 FIELD = {1: 0.05, 2: 0.10, 3: 0.30, 4: 0.05, 5: 0.10, 6: 0.05, 7: 0.25, 8: 0.10}
 
 
+# the place discounts the published model was trained with (registry metrics, test constants)
+DISCOUNTS = [1.0, 0.8, 0.7, 0.6]
+
+
 def _publish(url, name: str, probabilities: dict[int, float], scored_at: dt.datetime) -> None:
     registry.ensure_tables(url)
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(
-            "insert into modeling.models (name, version, kind, feature_hash, features, params, artifact_path)"
-            " values (%s, 1, 'lgbm', 'h', '[]', '{}', '/nowhere') returning id",
-            (name,),
+            "insert into modeling.models (name, version, kind, feature_hash, features, params, metrics,"
+            " artifact_path) values (%s, 1, 'lgbm', 'h', '[]', '{}', %s, '/nowhere') returning id",
+            (name, json.dumps({"place_discounts": DISCOUNTS})),
         )
         model_id = cur.fetchone()[0]
         for rank, (num, p) in enumerate(sorted(probabilities.items(), key=lambda kv: -kv[1]), start=1):
@@ -71,7 +75,10 @@ def test_price_couple_place_discounted_prints_a_line(published, capsys):
     harville = json.loads(capsys.readouterr().out)["ranks"][0]["probability"]
     # the discount gives the outsiders more of the minor places: two favourites together less often
     assert discounted < harville
-    assert finishing.DEFAULT_DISCOUNTS[1] < 1
+    with_discounts = finishing.bet_probabilities(
+        [FIELD[n] for n in sorted(FIELD)], "COUPLE_PLACE", [2, 6], lambdas=DISCOUNTS
+    )
+    assert discounted == pytest.approx(with_discounts[0].paid.probability)  # the model's own discounts
 
 
 @pytest.mark.parametrize(
