@@ -30,14 +30,15 @@ def scale(lo: float, hi: float, out_lo: float, out_hi: float):
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About `count` round values covering [lo, hi] (steps of 1, 2 or 5 × 10^k)."""
+    """About `count` round values within [lo, hi] (steps of 1, 2 or 5 × 10^k)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     if hi == lo:
         return [lo]
     raw = (hi - lo) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    # the round step nearest to the raw one (by ratio)
+    step = min((m * magnitude for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / raw)))
     first = math.ceil(lo / step) * step
     ticks, value = [], first
     while value <= hi + step * 1e-9:

@@ -187,9 +187,7 @@ def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_th
     )
     race = ("2025-11-05-R1-C1", dt.date(2025, 11, 5))
     start = dt.datetime(2025, 11, 5, 14, 0, tzinfo=PARIS)
-    rows(
-        "insert into marts.race (race_id, race_date, race_start_at) values (%s, %s, %s)", (*race, start)
-    )
+    rows("insert into marts.race (race_id, race_date, race_start_at) values (%s, %s, %s)", (*race, start))
     ((publication_id,),) = rows(
         "insert into modeling.publications (model_id, model_name, model_version, race_date, published_at,"
         " trigger, races, runners) values (%s, 'm', 1, %s, %s, 'morning', 1, 2) returning publication_id",

@@ -8,9 +8,6 @@ odds re-score before the start and a publication after the start (which knows th
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -18,7 +15,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 import requests
-import uvicorn
+from uvicorn_server import Server
 
 from ml import metrics, registry
 from ml.dataset import load_dataset
@@ -36,6 +33,8 @@ N_DAYS = 14
 TRAIN_DAYS = 11
 LAST = START + dt.timedelta(days=N_DAYS - 1)
 SCORED = [START + dt.timedelta(days=i) for i in range(TRAIN_DAYS, N_DAYS)]
+pytestmark = pytest.mark.slow  # the accuracy mart is built by dbt (about a minute with the fixture)
+
 RACE_HOUR_UTC = 14  # every simulated race starts at 14:00 UTC, its market served 5 h before
 
 
@@ -144,36 +143,6 @@ def published(databases, tmp_path_factory):
         build(url, select=("ml_model_daily_accuracy",), command="run")
         yield url, record, model, df, moved
     databases.drop(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """uvicorn serving an app on a free port of 127.0.0.1, in a thread."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -375,28 +344,3 @@ def test_sessions_are_read_only(api, published):
             assert conn.execute("show transaction_read_only").fetchone() == ("on",)
     finally:
         app.state.pool.close()
-
-
-def test_a_database_that_is_down_gives_503_and_the_server_keeps_running(databases):
-    unreachable = "postgresql://pmu@127.0.0.1:1/pmu?connect_timeout=1"
-    with Server(create_app(unreachable)) as base:
-        for path in ("/health", "/predict/today", "/predict/race/2025-11-05-R1-C1", "/models"):
-            answer = requests.get(f"{base}{path}", timeout=20)
-            assert answer.status_code == 503, path
-            assert "unavailable" in answer.text
-        assert requests.get(f"{base}/docs", timeout=10).status_code == 200  # still serving
-
-    # a database that goes away under a running server, then comes back (empty)
-    name, url = databases.create()
-    registry.ensure_tables(url)
-    with Server(create_app(url)) as base:
-        assert requests.get(f"{base}/models", timeout=10).json() == []
-        databases.drop(name)
-        assert requests.get(f"{base}/models", timeout=20).status_code == 503
-        db.recreate_database(name, databases.server_url)
-        databases.names.add(name)
-        deadline = time.monotonic() + 30
-        while (answer := requests.get(f"{base}/models", timeout=20)).status_code == 503:
-            assert time.monotonic() < deadline, "the pool did not reconnect"
-            time.sleep(0.5)
-        assert answer.status_code == 200 and answer.json() == []
