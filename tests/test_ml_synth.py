@@ -119,7 +119,7 @@ def test_scoring_twice_leaves_the_same_rows_and_feeds_the_accuracy_mart(warehous
     assert len(first) > 0 and first.equals(second)
     np.testing.assert_allclose(first.groupby("race_id")["probability"].sum(), 1.0, atol=1e-9)
 
-    build(url, select=("ml_model_daily_accuracy",), command="run")
+    build(url, select=("+ml_model_daily_accuracy",), command="run")  # with marts.race: the starts
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             "select races, log_loss, hit_rate, value_bets from marts.ml_model_daily_accuracy"
