@@ -8,7 +8,7 @@ database `bench_api` between runs (`--rebuild` to start again). Clients are thre
 sessions; each request's latency is measured by the client. Targets (issue 14): zero errors, P95
 <= 20 ms per race and <= 150 ms for the day.
 
-    python bench/api.py [--clients 20] [--seconds 30] [--sql-seconds 10] [--rebuild]
+    python bench/api.py [--clients 20] [--seconds 30] [--sql-seconds 10] [--rebuild] [--prepare]
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="per endpoint")
     parser.add_argument("--sql-seconds", type=float, default=10.0, help="per bare-SQL baseline")
     parser.add_argument("--port", type=int, default=8765 + 100)
-    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--rebuild", action="store_true", help="build the warehouse again")
+    parser.add_argument("--prepare", action="store_true", help="only build the warehouse (if needed)")
     args = parser.parse_args()
 
     from pmu_core.settings import load_settings
@@ -155,6 +156,8 @@ def main() -> int:
         t0 = time.perf_counter()
         build_warehouse(url, load_settings().home)
         print(f"warehouse built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if args.prepare:
+        return 0
     with psycopg.connect(url) as conn:
         model_id, races, runners = conn.execute(
             "select model_id, races, runners from modeling.publications where race_date = %s"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from html import escape
+from urllib.parse import quote
 
 import numpy as np
 
@@ -22,7 +23,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
 h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
 .grid { display: flex; flex-wrap: wrap; gap: 1rem; }
-.race { border: 1px solid #ddd; padding: .5rem; border-radius: 4px; }
+.race { border: 1px solid #ddd; padding: .5rem; border-radius: 4px; width: 390px; }
+.race p { margin: .3rem 0; }
 table { border-collapse: collapse; font-size: .85rem; } td, th { border: 1px solid #ddd; padding: 2px 6px; }
 .muted { color: #777; font-size: .85rem; }
 """
@@ -199,7 +201,12 @@ def registry_section(models: list[dict]) -> str:
         [m["name"], m["version"], m["kind"], m["status"], m["trained_at"], m["train_start"], m["train_end"]]
         for m in models
     ]
-    return _table(["name", "version", "kind", "status", "trained at", "from", "to"], rows, "registry")
+    links = " · ".join(
+        f'<a href="/dashboard?model={quote(label)}">{escape(label)}</a>'
+        for label in (f"{m['name']}@{m['version']}" for m in models)
+    )
+    table = _table(["name", "version", "kind", "status", "trained at", "from", "to"], rows, "registry")
+    return table + f'<p class="muted">dashboard of: {links}</p>'
 
 
 def render(conn, day: dt.date, model: dict, *, now: dt.datetime) -> str:
@@ -215,8 +222,8 @@ def render(conn, day: dt.date, model: dict, *, now: dt.datetime) -> str:
         f"<h1>pmu-warehouse · {escape(label)}</h1>"
         f'<p class="muted">generated {escape(_cell(now))}; accuracy judged on the last publication '
         "before each race's start</p>"
-        f"<h2>Races of {escape(day.isoformat())}</h2>{today_section(races)}"
         f"<h2>Accuracy of {escape(label)}</h2>{model_section(accuracy_rows, decided)}"
+        f"<h2>Races of {escape(day.isoformat())}</h2>{today_section(races)}"
         f'<h2>Registry</h2><div id="registry">{registry_section(queries.models(conn))}</div>'
         "</body></html>"
     )
