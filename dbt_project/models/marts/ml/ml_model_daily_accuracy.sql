@@ -68,7 +68,10 @@ last_before_start as (
     from published
     inner join {{ ref('race') }} as races on published.race_id = races.race_id
     where published.published_at < races.race_start_at
-    order by published.model_id asc, published.race_id asc, published.published_at desc,
+    order by
+        published.model_id asc,
+        published.race_id asc,
+        published.published_at desc,
         published.publication_id desc
 ),
 
