@@ -38,6 +38,7 @@ DATABASE = "bench_api"
 
 
 def build_warehouse(url: str, home: Path) -> None:
+    from ml.dataset import load_scoring_frame
     from pipeline.build import build, build_feature_marts
     from pipeline.land import ReplayPass, land_replayed
     from pipeline.modeling import Recipe, train
@@ -53,7 +54,9 @@ def build_warehouse(url: str, home: Path) -> None:
     build_feature_marts(url)
     build(url, select=("race",), command="run")  # the race starts the API serves
     train(url, START, DAY - dt.timedelta(days=1), Recipe(n_folds=3), promote=True)
-    score(url, [DAY], trigger="morning", scored_at=dt.datetime.combine(DAY, dt.time(8, 0), PARIS))
+    served = load_scoring_frame(url, DAY)["mkt_served_at"].max()  # a publication follows its inputs
+    morning = max(dt.datetime.combine(DAY, dt.time(8, 0), PARIS), served + dt.timedelta(minutes=5))
+    score(url, [DAY], trigger="morning", scored_at=morning)
 
 
 def percentiles(latencies_s: list[float]) -> dict:

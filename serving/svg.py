@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#7f7f7f")
-MARGIN = {"left": 52, "right": 12, "top": 28, "bottom": 34}
+MARGIN = {"left": 52, "right": 24, "top": 28, "bottom": 34}
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,10 @@ def test_scoring_twice_leaves_the_same_rows_and_feeds_the_accuracy_mart(warehous
     model = WinModel(name="synth", kind="lgbm", n_folds=3).fit(load_dataset(url, START, train_end))
     record = registry.register(url, model)
     registry.promote(url, record.label)
-    # published as the 08:00 morning run would have: the mart judges the last publication before
-    # each start, and a run today (after those starts) would not count
-    morning = dt.datetime.combine(LAST, dt.time(8, 0), PARIS)
+    # published as the morning run would have (08:00, after the morning odds it scores): the mart
+    # judges the last publication before each start, and a run today (after them) would not count
+    served = pd.to_datetime(load_scoring_frame(url, LAST)["mkt_served_at"], utc=True).max()
+    morning = max(dt.datetime.combine(LAST, dt.time(8, 0), PARIS), served + dt.timedelta(minutes=5))
     score_day(url, LAST, trigger="morning", scored_at=morning)
     first = read_predictions(url, LAST).drop(columns=["scored_at"])
     score_day(url, LAST, trigger="morning", scored_at=morning)

@@ -1,7 +1,8 @@
 """The accuracy dashboard in a real headless Chromium (Debian's /usr/bin/chromium driven by
 Playwright), after the demo's pipeline on synthetic days: synth -> replay over HTTP -> extract ->
-dbt -> a model trained and promoted -> the last week published at each day's 08:00 (as the morning
-run would have) and today published -> the accuracy mart -> `pmu serve`'s app under uvicorn.
+dbt -> a model trained and promoted -> the last week published at each day's morning run (08:00,
+or just after the morning odds it scores) and today -> the accuracy mart -> `pmu serve`'s app
+under uvicorn.
 
 The test saves the screenshot the README shows (docs/dashboard.png)."""
 
@@ -12,9 +13,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from uvicorn_server import Server
 
+from ml.dataset import load_scoring_frame
 from pipeline.build import build, build_feature_marts
 from pipeline.land import ReplayPass, land_replayed
 from pipeline.modeling import Recipe, train
@@ -47,6 +50,14 @@ TODAY = START + dt.timedelta(days=DAYS - 1)
 PUBLISHED_DAYS = 7
 
 
+def morning_run_time(url: str, day: dt.date) -> dt.datetime:
+    """When the morning run would have published the day: 08:00 Paris, or just after the morning
+    odds it scores were served if that is later (a publication never precedes its inputs)."""
+    served = pd.to_datetime(load_scoring_frame(url, day)["mkt_served_at"], utc=True).max()
+    morning = dt.datetime.combine(day, dt.time(8, 0), PARIS)
+    return morning if pd.isna(served) else max(morning, served.to_pydatetime() + dt.timedelta(minutes=5))
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     if not CHROMIUM.exists():
@@ -73,8 +84,7 @@ def warehouse(databases, tmp_path_factory, chromium):
         first_published = TODAY - dt.timedelta(days=PUBLISHED_DAYS)
         train(url, START, first_published - dt.timedelta(days=1), Recipe(n_folds=3), promote=True)
         for day in [first_published + dt.timedelta(days=i) for i in range(PUBLISHED_DAYS + 1)]:
-            morning = dt.datetime.combine(day, dt.time(8, 0), PARIS)
-            score(url, [day], trigger="morning", scored_at=morning)
+            score(url, [day], trigger="morning", scored_at=morning_run_time(url, day))
         build(url, select=("+ml_model_daily_accuracy",), command="run")  # with marts.race: the starts
         yield url
     databases.drop(name)
