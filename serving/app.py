@@ -18,7 +18,7 @@ import psycopg_pool
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, PARIS
+from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, PARIS, parse_race_id
 from serving import queries
 from serving.schemas import (
     AccuracyDay,
@@ -161,7 +161,7 @@ def create_app(
     ):
         """One race (id YYYY-MM-DD-R{n}-C{n}, e.g. 2025-11-05-R1-C1) as last published."""
         try:
-            day = queries.parse_race_id(race_id)
+            day = parse_race_id(race_id)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         with read() as conn:

@@ -8,26 +8,10 @@ published at or before that time (the audit trail)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from psycopg.rows import dict_row
 
 from pmu_core.facts import KELLY_CAP
-
-RACE_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-R\d{1,2}-C\d{1,2}$"
-_RACE_ID = re.compile(RACE_ID_PATTERN)
-
-
-def parse_race_id(text: str) -> dt.date:
-    """The race day of a race id (contract 2: YYYY-MM-DD-R{n}-C{n}); ValueError when malformed."""
-    if not _RACE_ID.match(text):
-        raise ValueError(
-            f"malformed race id {text!r}: expected YYYY-MM-DD-R{{n}}-C{{n}}, e.g. 2025-11-05-R1-C1"
-        )
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise ValueError(f"malformed race id {text!r}: {text[:10]} is not a date") from None
 
 
 def fractional_kelly(p: float, odds: float | None, fraction: float, cap: float = KELLY_CAP) -> float:

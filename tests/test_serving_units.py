@@ -15,17 +15,24 @@ from ml import registry
 from ml.explain import top_contributions
 from orchestration.ml_assets import publication_trigger
 from pmu_core import db
-from pmu_core.facts import KELLY_CAP
+from pmu_core.facts import KELLY_CAP, parse_race_id
 from serving.app import create_app
 from serving.dashboard import calibration_bins, cumulative_roi
-from serving.queries import fractional_kelly, parse_race_id
+from serving.queries import fractional_kelly
 from serving.svg import Series, line_chart, nice_ticks, scale
 
 
 def test_race_ids_parse_or_say_why():
     assert parse_race_id("2025-11-05-R1-C1") == dt.date(2025, 11, 5)
     assert parse_race_id("2025-11-05-R12-C10") == dt.date(2025, 11, 5)
-    for bad in ("2025-11-05", "2025-11-05-R1", "2025-11-5-R1-C1", "2025-02-30-R1-C1", "x2025-11-05-R1-C1"):
+    for bad in (
+        "2025-11-05",
+        "2025-11-05-R1",
+        "2025-11-5-R1-C1",
+        "2025-02-30-R1-C1",
+        "x2025-11-05-R1-C1",
+        "2025-11-05-R1-C1\n",
+    ):
         with pytest.raises(ValueError, match="malformed race id"):
             parse_race_id(bad)
 
