@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format ui bench dbt-parse db-stop clean
+.PHONY: install demo test test-fast lint format ui bench dbt-parse db-stop clean browser
 
 # The venv is (re)built when missing or when the dependencies change.
 $(STAMP): pyproject.toml
@@ -25,11 +25,19 @@ demo:
 dbt-parse: install
 	cd dbt_project && PMU_PGHOST=$${PMU_PGHOST:-/nonexistent} ../$(BIN)/dbt parse --profiles-dir . --quiet
 
-test: lint dbt-parse
+# The dashboard's browser test drives Debian's chromium: installed here under CI (as root, or
+# with sudo) when missing; elsewhere the test skips and says why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$${CI:-}" = true ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: lint dbt-parse browser
 	$(BIN)/pytest
 
 # The fast tier: everything but the end-to-end tests marked slow (they build whole warehouses).
-test-fast: lint dbt-parse
+test-fast: lint dbt-parse browser
 	$(BIN)/pytest -m "not slow"
 
 lint: install

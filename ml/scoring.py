@@ -1,5 +1,7 @@
 """Scoring a day: the chosen model's probabilities for every declared runner, published to
-modeling.predictions with an idempotent upsert on (model, race, runner)."""
+modeling.predictions with an idempotent upsert on (model, race, runner), and kept as one
+publication (modeling.publications + modeling.published_predictions, append-only) with its as-of
+times and per-runner explanations."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import psycopg2.extras
 
 from ml import metrics, registry
 from ml.dataset import load_scoring_frame
+from ml.explain import explain
 from ml.groups import rank_in_race
 from ml.models import WinModel
 from pmu_core import db
@@ -53,7 +56,8 @@ def prediction_rows(model: WinModel, frame: pd.DataFrame, *, kelly_cap: float = 
             "kelly_fraction": metrics.kelly_fraction(p, odds_now, kelly_cap),
         }
     )
-    return out
+    why = explain(model, frame.drop(columns=[c for c in ("won",) if c in frame.columns]))
+    return out.merge(why, on=["race_id", "num_pmu"], how="left", validate="one_to_one")
 
 
 def _none_if_nan(value):
@@ -64,37 +68,60 @@ def _none_if_nan(value):
     return value
 
 
+_PUBLICATION_SQL = """
+insert into modeling.publications (
+    model_id, model_name, model_version, race_date, published_at, market_served_at, trigger, races, runners
+) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+returning publication_id
+"""
+
+_PUBLISHED_SQL = """
+insert into modeling.published_predictions (
+    publication_id, race_id, num_pmu, probability, p_model, rank, fair_odds, market_odds, market_prob,
+    market_served_at, edge, kelly_fraction, explanation
+) values %s
+"""
+
+
 def write_predictions(
     db_url: str | None,
     record: registry.ModelRecord,
     rows: pd.DataFrame,
     *,
     scored_at: dt.datetime | None = None,
+    trigger: str = "manual",
 ) -> int:
-    """Upsert rows; runners of the scored races that are no longer in `rows` (withdrawn since the
-    last scoring) are removed so that each race's probabilities still sum to 1."""
+    """One transaction: a new publication of `rows` (history, never updated), and the upsert of the
+    latest rows per runner; runners of the scored races that are no longer in `rows` (withdrawn
+    since the last scoring) are removed from the latest so that each race still sums to 1."""
     scored_at = scored_at or dt.datetime.now(dt.UTC)
-    values = [
-        (
-            record.id,
-            record.name,
-            record.version,
-            r.race_id,
-            r.race_date,
-            int(r.num_pmu),
-            float(r.probability),
-            _none_if_nan(float(r.p_model)),
-            int(r.rank),
-            float(r.fair_odds),
+    latest_values, published_values = [], []
+    for r in rows.itertuples(index=False):
+        market = (
             _none_if_nan(float(r.market_odds)),
             _none_if_nan(float(r.market_prob)),
             _none_if_nan(None if pd.isna(r.market_served_at) else r.market_served_at),
-            _none_if_nan(float(r.edge)),
-            float(r.kelly_fraction),
-            scored_at,
         )
-        for r in rows.itertuples(index=False)
-    ]
+        probability = (float(r.probability), _none_if_nan(float(r.p_model)), int(r.rank), float(r.fair_odds))
+        stake = (_none_if_nan(float(r.edge)), float(r.kelly_fraction))
+        latest_values.append(
+            (record.id, record.name, record.version, r.race_id, r.race_date, int(r.num_pmu))
+            + probability
+            + market
+            + stake
+            + (scored_at,)
+        )
+        explanation = getattr(r, "explanation", None)
+        published_values.append(
+            (r.race_id, int(r.num_pmu))
+            + probability
+            + market
+            + stake
+            + (psycopg2.extras.Json(explanation) if isinstance(explanation, list) else None,)
+        )
+    served = pd.to_datetime(rows["market_served_at"], utc=True) if "market_served_at" in rows else None
+    market_served_at = None if served is None or served.isna().all() else served.max().to_pydatetime()
+    days = sorted(set(rows["race_date"]))
     with db.connection(db_url) as conn, conn.cursor() as cur:
         races = sorted(set(rows["race_id"]))
         cur.execute(
@@ -102,8 +129,29 @@ def write_predictions(
             " and (race_id, num_pmu) not in (select * from unnest(%s::text[], %s::int[]))",
             (record.id, races, rows["race_id"].tolist(), rows["num_pmu"].astype(int).tolist()),
         )
-        psycopg2.extras.execute_values(cur, _UPSERT_SQL, values, page_size=2000)
-    return len(values)
+        psycopg2.extras.execute_values(cur, _UPSERT_SQL, latest_values, page_size=2000)
+        # One publication per race day scored (a run normally scores one day).
+        for day in days:
+            of_day = [v for v, d in zip(published_values, rows["race_date"], strict=True) if d == day]
+            cur.execute(
+                _PUBLICATION_SQL,
+                (
+                    record.id,
+                    record.name,
+                    record.version,
+                    day,
+                    scored_at,
+                    market_served_at,
+                    trigger,
+                    len({v[0] for v in of_day}),
+                    len(of_day),
+                ),
+            )
+            publication_id = cur.fetchone()[0]
+            psycopg2.extras.execute_values(
+                cur, _PUBLISHED_SQL, [(publication_id, *v) for v in of_day], page_size=2000
+            )
+    return len(latest_values)
 
 
 def moved_races(current: pd.DataFrame, scored: pd.DataFrame) -> list[str]:
@@ -144,11 +192,15 @@ def score_day(
     model_ref: str | None = None,
     only_moved: bool = False,
     min_edge: float = DEFAULT_MIN_EDGE,
+    trigger: str = "manual",
+    scored_at: dt.datetime | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Score every declared runner of `day` with the chosen model (default: the production model).
     `only_moved`: only the races whose market or field changed since this model scored them (the
-    pre-race odds refreshes). Returns what was published; `races` 0 when nothing was."""
+    pre-race odds refreshes). `trigger` names what asked for the run (morning, odds_moved, manual);
+    `scored_at` is the publication time (default now; a replay passes its simulated clock).
+    Returns what was published; `races` 0 when nothing was (and no publication is written)."""
     registry.ensure_tables(db_url)
     record, model = registry.load_model(db_url, model_ref)
     summary = {"model": record.label, "model_id": record.id, "date": str(day), "races": 0, "runners": 0}
@@ -164,7 +216,7 @@ def score_day(
             return summary | {"value_bets": 0}
         frame = frame.loc[frame["race_id"].isin(moved)].reset_index(drop=True)
     rows = prediction_rows(model, frame)
-    written = write_predictions(db_url, record, rows)
+    written = write_predictions(db_url, record, rows, scored_at=scored_at, trigger=trigger)
     return summary | {
         "races": int(rows["race_id"].nunique()),
         "runners": written,
@@ -227,3 +279,15 @@ def recent_outcomes(db_url: str | None, model_name: str, day: dt.date, days: int
             {"name": model_name, "first": day - dt.timedelta(days=days), "day": day},
         )
         return pd.DataFrame(cur.fetchall(), columns=["race_id", "probability", "is_winner"])
+
+
+def published_races(db_url: str | None, model_id: int, days: list[dt.date]) -> set[str]:
+    """Races that at least one publication of the model covers for the days (what the API serves)."""
+    with db.connection(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select distinct pp.race_id from modeling.published_predictions as pp"
+            " inner join modeling.publications as p on p.publication_id = pp.publication_id"
+            " where p.model_id = %s and p.race_date = any(%s)",
+            (model_id, days),
+        )
+        return {race for (race,) in cur.fetchall()}

@@ -49,11 +49,16 @@ def is_daily(props: Mapping[str, Any]) -> bool:
 
 class WarehouseTranslator(DagsterDbtTranslator):
     """Asset keys are the warehouse's relation names: a dbt source on `raw.pmu_programme` is the
-    raw asset `raw/pmu_programme`, a model is `<schema>/<name>` (`marts/race`)."""
+    raw asset `raw/pmu_programme`, a model is `<schema>/<name>` (`marts/race`). A source whose
+    `meta.dagster.asset_key` names the asset that writes it (the publication tables, written by
+    modeling/predictions) takes that key."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         props = dbt_resource_props
         if props["resource_type"] == "source":
+            declared = ((props.get("meta") or {}).get("dagster") or {}).get("asset_key")
+            if declared:
+                return dg.AssetKey(list(declared))
             return dg.AssetKey([props.get("schema") or "raw", props.get("identifier") or props["name"]])
         if props["resource_type"] in ("model", "seed", "snapshot"):
             name = props.get("alias") or props["name"]

@@ -11,8 +11,10 @@ features + modeling/model -> modeling/predictions (daily) -> the dbt accuracy ma
   and metrics saved, and stored on the model's registry row.
 - `modeling/predictions`: the partition day(s) scored with the production model; with
   `only_moved_races` (the odds sensor's runs), only the races whose market or field changed since
-  they were scored. Checks: probabilities sum to 1 per race, no race of the day left unscored,
-  calibration of the last 30 days.
+  they were scored. Every run is a publication (modeling.publications, trigger `morning` from the
+  morning schedule, `odds_moved` from the odds sensor's runs, `dagster` otherwise). Checks:
+  probabilities sum to 1 per race, no race of the day left unscored, the day's publications cover
+  at least 80% of its races with a field, calibration of the last 30 days.
 """
 
 import base64
@@ -39,6 +41,9 @@ PARTICIPANTS_KEY = dg.AssetKey(["marts", "race_participant"])
 
 CALIBRATION_DAYS = 30
 SUM_TOLERANCE = 1e-6
+# The brief's service level: signals for at least this share of the day's races.
+PUBLICATION_COVERAGE = 0.8
+MORNING_SCHEDULE = "morning_schedule"
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -256,6 +261,11 @@ PREDICTION_CHECKS = [
         dg.AssetCheckSeverity.ERROR,
     ),
     (
+        "publication_covers_races",
+        "the day's publications cover at least 80% of the races that have a field",
+        dg.AssetCheckSeverity.ERROR,
+    ),
+    (
         "calibrated_last_30_days",
         "published probabilities of the last 30 days agree with the results "
         "(loose bounds; passes with a note below 100 decided races)",
@@ -304,7 +314,12 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, po
         yield from _prediction_checks(url, None, days, reason)
         return
     totals = score(
-        url, days, model_ref=config.model, only_moved=config.only_moved_races, log=context.log.info
+        url,
+        days,
+        model_ref=config.model,
+        only_moved=config.only_moved_races,
+        trigger=publication_trigger(config.only_moved_races, dict(context.run.tags)),
+        log=context.log.info,
     )
     context.log.info(f"scored {days[0]}..{days[-1]}: {totals['per_day']}")
     yield dg.MaterializeResult(
@@ -322,11 +337,20 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, po
     yield from _prediction_checks(url, record, days)
 
 
+def publication_trigger(only_moved_races: bool, tags: dict[str, str]) -> str:
+    """What a publication says asked for it: the odds sensor's re-scores, the morning run, or else."""
+    if only_moved_races:
+        return "odds_moved"
+    if tags.get("dagster/schedule_name") == MORNING_SCHEDULE:
+        return "morning"
+    return "dagster"
+
+
 def _prediction_checks(url: str, record, days: list[dt.date], no_model: str | None = None):
     """The three checks of the scored days; `record` None: no model to score with (`no_model` says why)."""
     from ml.dataset import races_to_score
     from ml.metrics import calibration_verdict
-    from ml.scoring import published_race_sums, recent_outcomes
+    from ml.scoring import published_race_sums, published_races, recent_outcomes
 
     severities = {name: severity for name, _, severity in PREDICTION_CHECKS}
     sums = published_race_sums(url, record.id, days) if record else {}
@@ -352,6 +376,20 @@ def _prediction_checks(url: str, record, days: list[dt.date], no_model: str | No
             "races_to_score": len(expected),
             "races_scored": len(expected & set(sums)),
             "unscored_races": dg.MetadataValue.json(missing[:50]),
+            **({"reason": no_model} if no_model else {}),
+        },
+    )
+    covered = published_races(url, record.id, days) & expected if record else set()
+    coverage = len(covered) / len(expected) if expected else None
+    yield dg.AssetCheckResult(
+        check_name="publication_covers_races",
+        passed=coverage is None or coverage >= PUBLICATION_COVERAGE,  # no race: nothing to cover
+        severity=severities["publication_covers_races"],
+        metadata={
+            "races_with_a_field": len(expected),
+            "races_published": len(covered),
+            "coverage": coverage if coverage is not None else "no race with a field",
+            "target": PUBLICATION_COVERAGE,
             **({"reason": no_model} if no_model else {}),
         },
     )

@@ -1,5 +1,6 @@
 """Score days: the chosen model's probabilities for every declared runner, published to
-modeling.predictions (`pmu score`, the Dagster `modeling/predictions` asset, `pmu demo`)."""
+modeling.predictions and kept as publications (`pmu score`, the Dagster `modeling/predictions`
+asset, `pmu demo`)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,30 @@ def score(
     model_ref: str | None = None,
     only_moved: bool = False,
     min_edge: float = DEFAULT_MIN_EDGE,
+    trigger: str = "manual",
+    scored_at: dt.datetime | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Score each day with `model_ref` (NAME@VERSION, NAME, or None: the production model);
     `only_moved` re-scores only the races whose market or field changed since that model scored
-    them. Returns the totals (model, model_id, days, races, runners, value_bets) and `per_day`.
+    them. Each day scored is one publication (modeling.publications) named by `trigger` (morning,
+    odds_moved, manual) at `scored_at` (default now). Returns the totals (model, model_id, days,
+    races, runners, value_bets) and `per_day`.
     Raises LookupError when there is no such model, ml.dataset.MissingMartError without the
     feature marts."""
     from ml.scoring import score_day
 
     per_day = [
-        score_day(db_url, day, model_ref=model_ref, only_moved=only_moved, min_edge=min_edge, log=log)
+        score_day(
+            db_url,
+            day,
+            model_ref=model_ref,
+            only_moved=only_moved,
+            min_edge=min_edge,
+            trigger=trigger,
+            scored_at=scored_at,
+            log=log,
+        )
         for day in days
     ]
     first = per_day[0] if per_day else {}

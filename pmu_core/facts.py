@@ -18,6 +18,7 @@ Contracts other modules rely on (cited as "contract N" in comments):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +102,21 @@ def api_path(name: str, day: date, meeting: int | None = None, race: int | None 
 def race_id(day: date, meeting: int, race: int) -> str:
     """The warehouse's race key (contract 2): YYYY-MM-DD-R{n}-C{n}, e.g. 2025-11-05-R1-C1."""
     return f"{day.isoformat()}-R{meeting}-C{race}"
+
+
+RACE_ID_PATTERN = r"\d{4}-\d{2}-\d{2}-R\d{1,2}-C\d{1,2}"
+
+
+def parse_race_id(text: str) -> date:
+    """The race day of a race key (contract 2); ValueError naming the format when malformed."""
+    if not re.fullmatch(RACE_ID_PATTERN, text):
+        raise ValueError(
+            f"malformed race id {text!r}: expected YYYY-MM-DD-R{{n}}-C{{n}}, e.g. 2025-11-05-R1-C1"
+        )
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(f"malformed race id {text!r}: {text[:10]} is not a date") from None
 
 
 # --- race statuses ---------------------------------------------------------------------------------

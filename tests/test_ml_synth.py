@@ -23,6 +23,7 @@ from ml.scoring import read_predictions, score_day
 from ml.truth import attach_truth, load_truth
 from pipeline.build import build, build_feature_marts
 from pipeline.land import ReplayPass, land_replayed
+from pmu_core.facts import PARIS
 from pmu_core.settings import PROJECT_ROOT
 from synth import generate
 
@@ -108,14 +109,18 @@ def test_scoring_twice_leaves_the_same_rows_and_feeds_the_accuracy_mart(warehous
     model = WinModel(name="synth", kind="lgbm", n_folds=3).fit(load_dataset(url, START, train_end))
     record = registry.register(url, model)
     registry.promote(url, record.label)
-    score_day(url, LAST)
+    # published as the morning run would have (08:00, after the morning odds it scores): the mart
+    # judges the last publication before each start, and a run today (after them) would not count
+    served = pd.to_datetime(load_scoring_frame(url, LAST)["mkt_served_at"], utc=True).max()
+    morning = max(dt.datetime.combine(LAST, dt.time(8, 0), PARIS), served + dt.timedelta(minutes=5))
+    score_day(url, LAST, trigger="morning", scored_at=morning)
     first = read_predictions(url, LAST).drop(columns=["scored_at"])
-    score_day(url, LAST)
+    score_day(url, LAST, trigger="morning", scored_at=morning)
     second = read_predictions(url, LAST).drop(columns=["scored_at"])
     assert len(first) > 0 and first.equals(second)
     np.testing.assert_allclose(first.groupby("race_id")["probability"].sum(), 1.0, atol=1e-9)
 
-    build(url, select=("ml_model_daily_accuracy",), command="run")
+    build(url, select=("+ml_model_daily_accuracy",), command="run")  # with marts.race: the starts
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             "select races, log_loss, hit_rate, value_bets from marts.ml_model_daily_accuracy"
@@ -164,7 +169,7 @@ def test_a_post_race_column_is_caught_by_the_point_in_time_check(warehouse):
 
 def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_they_exist(db_url):
     """The modeling DDL exists once (ml/schema.sql): the mart builds empty before any model was
-    registered, and reads modeling.predictions once ml has created it."""
+    registered, and reads the publications once ml has created them."""
 
     def rows(statement: str, params: tuple = ()) -> list[tuple]:
         with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
@@ -173,7 +178,7 @@ def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_th
 
     rows((PROJECT_ROOT / "extract" / "schema.sql").read_text())
     build(db_url, select=("+ml_model_daily_accuracy",), command="run")
-    assert rows("select to_regclass('modeling.predictions')") == [(None,)]
+    assert rows("select to_regclass('modeling.published_predictions')") == [(None,)]
     assert rows("select count(*) from marts.ml_model_daily_accuracy") == [(0,)]
 
     registry.ensure_tables(db_url)
@@ -182,12 +187,18 @@ def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_th
         " values ('m', 1, 'test', 'h', '[]', '{}', '/nowhere') returning id"
     )
     race = ("2025-11-05-R1-C1", dt.date(2025, 11, 5))
+    start = dt.datetime(2025, 11, 5, 14, 0, tzinfo=PARIS)
+    rows("insert into marts.race (race_id, race_date, race_start_at) values (%s, %s, %s)", (*race, start))
+    ((publication_id,),) = rows(
+        "insert into modeling.publications (model_id, model_name, model_version, race_date, published_at,"
+        " trigger, races, runners) values (%s, 'm', 1, %s, %s, 'morning', 1, 2) returning publication_id",
+        (model_id, race[1], start - dt.timedelta(hours=6)),
+    )
     rows(
-        "insert into modeling.predictions (model_id, model_name, model_version, race_id, race_date,"
-        " num_pmu, probability, rank, fair_odds, market_odds, edge)"
-        " values (%s, 'm', 1, %s, %s, 1, 0.6, 1, 1.67, 2.0, 0.2),"
-        " (%s, 'm', 1, %s, %s, 2, 0.4, 2, 2.5, 2.0, -0.2)",
-        (model_id, *race, model_id, *race),
+        "insert into modeling.published_predictions (publication_id, race_id, num_pmu, probability, rank,"
+        " fair_odds, market_odds, edge) values (%s, %s, 1, 0.6, 1, 1.67, 2.0, 0.2),"
+        " (%s, %s, 2, 0.4, 2, 2.5, 2.0, -0.2)",
+        (publication_id, race[0], publication_id, race[0]),
     )
     rows(
         "insert into marts.fct_runner_result (race_id, race_date, num_pmu, horse_key, has_result,"

@@ -168,6 +168,7 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         assert unscored.success and _checks(unscored) == {
             "probabilities_sum_to_one": True,
             "every_race_scored": False,
+            "publication_covers_races": False,
             "calibrated_last_30_days": True,
         }
         assert "production model" in _check_metadata(unscored, "every_race_scored")["reason"]
@@ -239,8 +240,10 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         assert _checks(trained) == {
             "probabilities_sum_to_one": True,
             "every_race_scored": True,
+            "publication_covers_races": True,
             "calibrated_last_30_days": True,
         }
+        assert _check_metadata(trained, "publication_covers_races")["coverage"] == 1.0
         calibration = _check_metadata(trained, "calibrated_last_30_days")
         assert calibration["decided_races"] == len(expected)  # judged on the out-of-sample days
         assert calibration["verdict"] == "within bounds"
@@ -257,6 +260,7 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
             resources=resources,
             instance=instance,
             selection=[PREDICTIONS_KEY],
+            tags={"dagster/schedule_name": "morning_schedule"},  # as the morning schedule's run
         )
         assert again.success and _rows(db_url, query, (LAST,)) == before
         assert all(_checks(again).values())
@@ -304,6 +308,15 @@ def test_the_dagster_job_trains_and_scores_in_process(db_url, tmp_path):
         )[0][0]
         assert changed == pytest.approx(2 * before[0][4])
         assert all(_checks(odds_run).values())
+
+        # every run is a publication: the backfill's, the morning run's, the odds run's (one race)
+        publications = _rows(
+            db_url,
+            "select trigger, races from modeling.publications where race_date = %s order by published_at",
+            (LAST,),
+        )
+        assert [t for t, _ in publications] == ["dagster", "morning", "odds_moved"]
+        assert publications[-1][1] == 1 and publications[0][1] == publications[1][1] > 1
 
 
 def test_odds_sensor_requests_carry_the_moved_races_config_valid_for_its_job(db_url, shared_pmu, monkeypatch):

@@ -1,0 +1,267 @@
+"""The predictions API (FastAPI): `create_app(db_url)` serves what modeling/predictions published.
+
+Every request borrows a connection from one psycopg pool whose sessions are read-only (the API
+cannot write the warehouse) and reads in one transaction. Inputs are typed (dates, numbers) or
+validated (race ids) before any query, and reach SQL only as bound parameters (serving/queries.py).
+A database that cannot be reached answers 503 with the reason; the server keeps running and the
+pool reconnects once the database is back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, PARIS, parse_race_id
+from serving import queries
+from serving.schemas import (
+    AccuracyDay,
+    AuditTrail,
+    DayPredictions,
+    Health,
+    ModelInfo,
+    ModelRef,
+    Problem,
+    RacePrediction,
+    Signal,
+    Signals,
+)
+
+POOL_TIMEOUT_S = 2.0  # a request waits this long for a connection before answering 503
+DEFAULT_KELLY_MULTIPLIER = 0.25  # a quarter Kelly: the probabilities are estimates
+DEFAULT_BANKROLL = 100.0
+
+ERRORS = {404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}}
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(
+    db_url: str,
+    *,
+    today: dt.date | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+    max_connections: int = 8,
+) -> FastAPI:
+    """The API over the warehouse at `db_url`. `today`: the day /predict/today and the dashboard
+    show (default: the current day in Paris; a replayed or synthetic day otherwise). `clock`: what
+    staleness is measured against."""
+
+    def configure(conn: psycopg.Connection) -> None:
+        conn.read_only = True
+
+    pool = psycopg_pool.ConnectionPool(
+        db_url,
+        min_size=1,
+        max_size=max_connections,
+        open=False,
+        configure=configure,
+        check=psycopg_pool.ConnectionPool.check_connection,
+        timeout=POOL_TIMEOUT_S,
+        name="pmu-serving",
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        pool.open(wait=False)  # a database that is down must not stop the server from starting
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="pmu-warehouse predictions",
+        description="Published win probabilities, value signals, the audit trail of what was published "
+        "and past accuracy. Race ids: YYYY-MM-DD-R{meeting}-C{race}, e.g. 2025-11-05-R1-C1 "
+        "(the race day in Europe/Paris).",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.pool = pool
+
+    @contextmanager
+    def read() -> Iterator[psycopg.Connection]:
+        with pool.connection() as conn:  # one read-only transaction, ended when the block ends
+            yield conn
+
+    def current_day() -> dt.date:
+        return today or clock().astimezone(PARIS).date()
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg_pool.PoolTimeout)
+    async def database_down(_request: Request, exc: Exception):
+        return JSONResponse(status_code=503, content={"detail": f"database unavailable: {exc}"})
+
+    def model_or_404(conn, ref: str | None) -> dict:
+        if ref is not None:
+            name, sep, version = ref.partition("@")
+            if not name or (sep and not version.isdigit()):
+                raise HTTPException(422, f"bad model {ref!r}: expected NAME or NAME@VERSION")
+        found = queries.resolve_model(conn, ref)
+        if found is None:
+            what = f"model {ref!r}" if ref else "production model"
+            raise HTTPException(404, f"no {what} in modeling.models")
+        return found
+
+    def ref_of(model: dict) -> ModelRef:
+        return ModelRef(id=model["id"], name=model["name"], version=model["version"])
+
+    def day_predictions(
+        day: dt.date, model: str | None, as_of: dt.datetime | None = None, *, with_publications: bool = False
+    ) -> dict:
+        with read() as conn:
+            chosen = model_or_404(conn, model)
+            races = queries.published_races(conn, chosen["id"], day, as_of=as_of, now=clock())
+            published = queries.publications(conn, chosen["id"], day, as_of) if with_publications else []
+        return {
+            "date": day,
+            "model": ref_of(chosen),
+            "as_of": as_of,
+            "races": races,
+            "publications": published,
+        }
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health():
+        try:
+            with read() as conn:
+                found = queries.health(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            return JSONResponse(
+                status_code=503, content=Health(database=f"unavailable: {exc}").model_dump(mode="json")
+            )
+        latest = found["latest_publication_at"]
+        return Health(
+            database="ok",
+            latest_landed_day=found["latest_landed_day"],
+            latest_scored_day=found["latest_scored_day"],
+            production_models=[ref_of(m) for m in found["production_models"]],
+            latest_publication_at=latest,
+            latest_publication_age_s=(clock() - latest).total_seconds() if latest else None,
+        )
+
+    @app.get("/predict/today", response_model=DayPredictions, responses=ERRORS)
+    def predict_today(
+        model: Annotated[str | None, Query(description="NAME or NAME@VERSION; default production")] = None,
+    ):
+        """Today's races (Europe/Paris) as last published by the model."""
+        return day_predictions(current_day(), model)
+
+    @app.get("/predict/race/{race_id}", response_model=RacePrediction, responses=ERRORS)
+    def predict_race(
+        race_id: str, model: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None
+    ):
+        """One race (id YYYY-MM-DD-R{n}-C{n}, e.g. 2025-11-05-R1-C1) as last published."""
+        try:
+            day = parse_race_id(race_id)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        with read() as conn:
+            chosen = model_or_404(conn, model)
+            races = queries.published_races(conn, chosen["id"], day, race_id=race_id, now=clock())
+        if not races:
+            raise HTTPException(
+                404, f"race {race_id} has no publication by {chosen['name']}@{chosen['version']}"
+            )
+        return races[0]
+
+    @app.get("/predictions", response_model=AuditTrail, responses=ERRORS)
+    def predictions(
+        date: Annotated[dt.date, Query(description="race day, YYYY-MM-DD")],
+        model: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None,
+        as_of: Annotated[
+            dt.datetime | None,
+            Query(description="ISO time: what was published at or before it (naive = UTC); default now"),
+        ] = None,
+    ):
+        """The audit trail: each race of the day as it was published at `as_of`, and the publications."""
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=dt.UTC)
+        return day_predictions(date, model, as_of, with_publications=True)
+
+    @app.get("/signals", response_model=Signals, responses=ERRORS)
+    def signals(
+        date: Annotated[dt.date | None, Query(description="race day; default today")] = None,
+        min_edge: Annotated[
+            float, Query(ge=0, description="edge = p × odds - 1 above this")
+        ] = DEFAULT_MIN_EDGE,
+        model: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None,
+        bankroll: Annotated[float, Query(gt=0)] = DEFAULT_BANKROLL,
+        kelly: Annotated[
+            float, Query(gt=0, le=1, description="fraction of Kelly")
+        ] = DEFAULT_KELLY_MULTIPLIER,
+    ):
+        """Value bets of the latest publication per race, with a capped fractional-Kelly stake."""
+        found = day_predictions(date or current_day(), model)
+        out = []
+        for race in found["races"]:
+            for runner in race["runners"]:
+                edge = runner["edge"]
+                if edge is None or edge <= min_edge:
+                    continue
+                odds = (1.0 + edge) / runner["probability"]  # the odds the edge was computed at
+                share = queries.fractional_kelly(runner["probability"], odds, kelly)
+                out.append(
+                    Signal(
+                        race_id=race["race_id"],
+                        race_start_at=race["race_start_at"],
+                        num_pmu=runner["num_pmu"],
+                        probability=runner["probability"],
+                        market_odds=runner["market_odds"],
+                        edge=edge,
+                        stake_fraction=share,
+                        stake=round(share * bankroll, 2),
+                        as_of=race["as_of"],
+                        staleness_ms=race["staleness_ms"],
+                        publication_id=race["publication_id"],
+                    )
+                )
+        out.sort(key=lambda s: -s.edge)
+        return Signals(
+            date=found["date"],
+            model=found["model"],
+            min_edge=min_edge,
+            bankroll=bankroll,
+            kelly_multiplier=kelly,
+            kelly_cap=KELLY_CAP,
+            signals=out,
+        )
+
+    @app.get("/models", response_model=list[ModelInfo], responses=ERRORS)
+    def list_models():
+        with read() as conn:
+            return queries.models(conn)
+
+    @app.get("/accuracy", response_model=list[AccuracyDay], responses=ERRORS)
+    def accuracy(
+        model: Annotated[
+            str | None, Query(description="NAME (every version) or NAME@VERSION; default all")
+        ] = None,
+        start: Annotated[dt.date | None, Query(description="first race day, inclusive")] = None,
+        end: Annotated[dt.date | None, Query(description="last race day, inclusive")] = None,
+    ):
+        """marts.ml_model_daily_accuracy: each race judged on the last publication before its start."""
+        with read() as conn:
+            if model is not None and "@" in model:
+                return queries.accuracy(conn, model_or_404(conn, model), start, end)
+            if model is not None and not any(m["name"] == model for m in queries.models(conn)):
+                raise HTTPException(404, f"no model {model!r} in modeling.models")
+            return queries.accuracy(conn, None, start, end, model_name=model)
+
+    @app.get("/dashboard", response_class=HTMLResponse)
+    def dashboard(model: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None):
+        """The accuracy dashboard: server-rendered HTML and SVG, nothing loaded from elsewhere."""
+        from serving.dashboard import render
+
+        with read() as conn:
+            return HTMLResponse(render(conn, current_day(), model_or_404(conn, model), now=clock()))
+
+    return app

@@ -1,0 +1,133 @@
+"""The serving layer's small parts: race ids, stakes, chart maths, explanations, the dashboard's
+baselines, and a server whose database is down (real uvicorn, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import numpy as np
+import pytest
+import requests
+from uvicorn_server import Server
+
+from ml import registry
+from ml.explain import top_contributions
+from orchestration.ml_assets import publication_trigger
+from pmu_core import db
+from pmu_core.facts import KELLY_CAP, parse_race_id
+from serving.app import create_app
+from serving.dashboard import calibration_bins, cumulative_roi
+from serving.queries import fractional_kelly
+from serving.svg import Series, line_chart, nice_ticks, scale
+
+
+def test_race_ids_parse_or_say_why():
+    assert parse_race_id("2025-11-05-R1-C1") == dt.date(2025, 11, 5)
+    assert parse_race_id("2025-11-05-R12-C10") == dt.date(2025, 11, 5)
+    for bad in (
+        "2025-11-05",
+        "2025-11-05-R1",
+        "2025-11-5-R1-C1",
+        "2025-02-30-R1-C1",
+        "x2025-11-05-R1-C1",
+        "2025-11-05-R1-C1\n",
+    ):
+        with pytest.raises(ValueError, match="malformed race id"):
+            parse_race_id(bad)
+
+
+def test_fractional_kelly_is_capped_and_never_negative():
+    # p = 0.3 at odds 5: full Kelly (1.5 - 1) / 4 = 0.125
+    assert fractional_kelly(0.3, 5.0, 0.25) == pytest.approx(0.03125)
+    assert fractional_kelly(0.3, 5.0, 1.0) == KELLY_CAP
+    assert fractional_kelly(0.1, 5.0, 0.5) == 0.0  # no edge: no stake
+    assert fractional_kelly(0.5, None, 0.5) == 0.0 and fractional_kelly(0.5, 1.0, 0.5) == 0.0
+
+
+def test_ticks_and_scale():
+    assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(-0.23, 0.31) == [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3]
+    assert nice_ticks(3, 3) == [3]
+    to_pixels = scale(0, 10, 100, 0)  # y grows downwards
+    assert to_pixels(0) == 100 and to_pixels(10) == 0 and to_pixels(2.5) == 75
+
+
+def test_line_chart_draws_one_polyline_per_series_and_says_when_empty():
+    svg = line_chart("t", [Series("a", [0, 1, 2], [1, 2, None]), Series("b", [0, 1], [3, 4])])
+    assert svg.count('class="series"') == 2 and 'data-points="2"' in svg
+    assert 'class="empty"' in line_chart("t", [Series("a", [], [])])
+
+
+def test_calibration_bins_are_quantiles_of_p():
+    p = np.array([0.1, 0.1, 0.2, 0.2, 0.9, 0.9])
+    won = np.array([0, 0, 0, 1, 1, 1])
+    means, rates = calibration_bins(p, won, bins=3)
+    assert means == pytest.approx([0.1, 0.2, 0.9]) and rates == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_cumulative_roi_of_value_bets_and_of_the_favourite():
+    t0 = dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)
+
+    def runner(race, num, won, edge, market_prob, final_odds, minutes):
+        return {
+            "race_id": race,
+            "num_pmu": num,
+            "is_winner": won,
+            "edge": edge,
+            "market_prob": market_prob,
+            "market_odds": final_odds,
+            "final_odds": final_odds,
+            "race_start_at": t0 + dt.timedelta(minutes=minutes),
+        }
+
+    rows = [
+        # race B runs first: the value bet (no. 2) wins at 4.0, the favourite (no. 1) loses
+        runner("B", 1, False, -0.2, 0.6, 1.5, 0),
+        runner("B", 2, True, 0.3, 0.4, 4.0, 0),
+        # race A: the value bet loses, the favourite wins at 2.0
+        runner("A", 1, True, 0.0, 0.5, 2.0, 30),
+        runner("A", 2, False, 0.1, 0.3, 3.0, 30),
+    ]
+    roi = cumulative_roi(rows)
+    assert roi["value"] == pytest.approx([3.0, (3.0 - 1.0) / 2])
+    assert roi["favourite"] == pytest.approx([-1.0, 0.0])
+
+
+def test_top_contributions_by_absolute_size():
+    out = top_contributions(np.array([1.0, np.nan, 3.0]), np.array([0.1, -0.5, 0.2]), ["a", "b", "c"], top=2)
+    assert out == [
+        {"feature": "b", "value": None, "contribution": -0.5},
+        {"feature": "c", "value": 3.0, "contribution": 0.2},
+    ]
+
+
+def test_publication_trigger_names_the_run():
+    assert publication_trigger(True, {"dagster/schedule_name": "morning_schedule"}) == "odds_moved"
+    assert publication_trigger(False, {"dagster/schedule_name": "morning_schedule"}) == "morning"
+    assert publication_trigger(False, {}) == "dagster"
+
+
+def test_a_database_that_is_down_gives_503_and_the_server_keeps_running(databases):
+    unreachable = "postgresql://pmu@127.0.0.1:1/pmu?connect_timeout=1"
+    with Server(create_app(unreachable)) as base:
+        for path in ("/health", "/predict/today", "/predict/race/2025-11-05-R1-C1", "/models"):
+            answer = requests.get(f"{base}{path}", timeout=20)
+            assert answer.status_code == 503, path
+            assert "unavailable" in answer.text
+        assert requests.get(f"{base}/docs", timeout=10).status_code == 200  # still serving
+
+    # a database that goes away under a running server, then comes back (empty)
+    name, url = databases.create()
+    registry.ensure_tables(url)
+    with Server(create_app(url)) as base:
+        assert requests.get(f"{base}/models", timeout=10).json() == []
+        databases.drop(name)
+        assert requests.get(f"{base}/models", timeout=20).status_code == 503
+        db.recreate_database(name, databases.server_url)
+        databases.names.add(name)
+        deadline = time.monotonic() + 30
+        while (answer := requests.get(f"{base}/models", timeout=20)).status_code == 503:
+            assert time.monotonic() < deadline, "the pool did not reconnect"
+            time.sleep(0.5)
+        assert answer.status_code == 200 and answer.json() == []
