@@ -6,7 +6,7 @@ times and per-runner explanations."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ import psycopg2.extras
 from ml import metrics, registry
 from ml.dataset import load_scoring_frame
 from ml.explain import explain
+from ml.finishing import HARVILLE, place_probabilities_by_race
 from ml.groups import rank_in_race
 from ml.models import WinModel
 from pmu_core import db
@@ -33,9 +34,16 @@ on conflict (model_id, race_id, num_pmu) do update set
 """
 
 
-def prediction_rows(model: WinModel, frame: pd.DataFrame, *, kelly_cap: float = KELLY_CAP) -> pd.DataFrame:
+def prediction_rows(
+    model: WinModel,
+    frame: pd.DataFrame,
+    *,
+    kelly_cap: float = KELLY_CAP,
+    place_discounts: Sequence[float] = HARVILLE,
+) -> pd.DataFrame:
     """One row per runner: probability (combined with the market where priced), rank, fair odds, the
-    market at scoring time, edge = p·odds - 1 and a capped Kelly stake."""
+    market at scoring time, edge = p·odds - 1, a capped Kelly stake, and p_place (Simple placé by
+    the field's rule, from the finishing-order model with the model's place discounts)."""
     preds = model.predict(frame.drop(columns=[c for c in ("won",) if c in frame.columns]))
     p = preds["p_combined"].to_numpy(dtype=float)
     mkt_odds = preds["mkt_odds"].to_numpy(dtype=float) if "mkt_odds" in preds else np.full(len(preds), np.nan)
@@ -54,6 +62,7 @@ def prediction_rows(model: WinModel, frame: pd.DataFrame, *, kelly_cap: float = 
             "market_served_at": preds.get("mkt_served_at"),
             "edge": p * odds_now - 1.0,
             "kelly_fraction": metrics.kelly_fraction(p, odds_now, kelly_cap),
+            "p_place": place_probabilities_by_race(preds["race_id"].to_numpy(), p, lambdas=place_discounts),
         }
     )
     why = explain(model, frame.drop(columns=[c for c in ("won",) if c in frame.columns]))
@@ -78,7 +87,7 @@ returning publication_id
 _PUBLISHED_SQL = """
 insert into modeling.published_predictions (
     publication_id, race_id, num_pmu, probability, p_model, rank, fair_odds, market_odds, market_prob,
-    market_served_at, edge, kelly_fraction, explanation
+    market_served_at, edge, kelly_fraction, p_place, explanation
 ) values %s
 """
 
@@ -117,6 +126,7 @@ def write_predictions(
             + probability
             + market
             + stake
+            + (_none_if_nan(float(getattr(r, "p_place", np.nan))),)
             + (psycopg2.extras.Json(explanation) if isinstance(explanation, list) else None,)
         )
     served = pd.to_datetime(rows["market_served_at"], utc=True) if "market_served_at" in rows else None
@@ -215,7 +225,7 @@ def score_day(
         if not moved:
             return summary | {"value_bets": 0}
         frame = frame.loc[frame["race_id"].isin(moved)].reset_index(drop=True)
-    rows = prediction_rows(model, frame)
+    rows = prediction_rows(model, frame, place_discounts=record.metrics.get("place_discounts") or HARVILLE)
     written = write_predictions(db_url, record, rows, scored_at=scored_at, trigger=trigger)
     return summary | {
         "races": int(rows["race_id"].nunique()),

@@ -140,6 +140,17 @@ def test_scoring_twice_leaves_the_same_rows(db_url, marts):
     assert (rows1["kelly_fraction"].between(0, 0.05)).all()
     assert ((rows1["edge"] > 0) == (rows1["kelly_fraction"] > 0)).all()
     assert rows1["market_odds"].notna().all() and rows1["market_served_at"].notna().all()
+    # each publication carries p_place: Simple placé pays 3 places from 8 starters, 2 from 4 to 7,
+    # so a race's place probabilities sum to the places paid
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select race_id, count(*), sum(p_place) from modeling.published_predictions"
+            " where publication_id = (select max(publication_id) from modeling.publications) group by 1"
+        )
+        place_sums = cur.fetchall()
+    assert len(place_sums) == rows1["race_id"].nunique()
+    for _race, runners, total in place_sums:
+        assert total == pytest.approx(3.0 if runners >= 8 else 2.0)
 
 
 def test_rescoring_after_a_withdrawal_keeps_races_summing_to_one(db_url, marts):
