@@ -27,19 +27,29 @@ def walk_forward_predict(
     test_days: int,
     max_train_days: int | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, list[dict], WinModel]:
     """Held-out predictions for every date after the first `min_train_days`, each from a model
-    trained only on earlier dates. Returns (predictions, folds, the last fold's model)."""
+    trained only on earlier dates. Returns (predictions, folds, the last fold's model).
+    `progress`: a bar on stderr over the walk-forward folds (with an ETA) and, below it, each
+    fold's fits and boosting rounds."""
+    from ml.progress import bar
+
     df = prepare(frame)
     parts, folds, model = [], [], None
-    for fold in walk_forward_splits(
-        df["race_date"].to_numpy(),
-        min_train_days=min_train_days,
-        test_days=test_days,
-        max_train_days=max_train_days,
-    ):
+    splits = list(
+        walk_forward_splits(
+            df["race_date"].to_numpy(),
+            min_train_days=min_train_days,
+            test_days=test_days,
+            max_train_days=max_train_days,
+        )
+    )
+    steps = bar(len(splits), "walk-forward", enabled=progress, unit="fold")
+    for fold in splits:
+        steps.set_postfix_str(f"testing {fold.test_start}..{fold.test_end}", refresh=False)
         started = time.perf_counter()
-        model = model_factory().fit(df.iloc[fold.train_rows])
+        model = model_factory().fit(df.iloc[fold.train_rows], progress=progress)
         fit_seconds = time.perf_counter() - started
         preds = model.predict(df.iloc[fold.test_rows])
         parts.append(preds)
@@ -54,11 +64,13 @@ def walk_forward_predict(
                 "fit_seconds": round(fit_seconds, 2),
             }
         )
+        steps.update(1)
         if log:
             log(
                 f"fold {fold.test_start}..{fold.test_end}: trained on {model.training['races']} races "
                 f"in {fit_seconds:.1f}s"
             )
+    steps.close()
     if not parts:
         raise ValueError(f"not enough race dates for a walk-forward split (min_train_days={min_train_days})")
     return pd.concat(parts, ignore_index=True), folds, model
@@ -144,8 +156,12 @@ def run_evaluation(
     min_edge: float = DEFAULT_MIN_EDGE,
     n_boot: int = 1000,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
+    title: str | None = None,
 ) -> dict:
-    """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir."""
+    """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir.
+    `title`: what the plots name (model, version, window); default the model's name and the
+    held-out window."""
     from ml import plots
 
     out_dir = Path(out_dir)
@@ -158,6 +174,7 @@ def run_evaluation(
         test_days=test_days,
         max_train_days=max_train_days,
         log=log,
+        progress=progress,
     )
     result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot)
     result["folds"] = folds
@@ -167,12 +184,18 @@ def run_evaluation(
         "features": last_model.features,
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
+    window = f"held out {folds[0]['test_start']}..{folds[-1]['test_end']}"
+    subtitle = f"{title or last_model.name}, {window}"
     result["plots"] = {
-        "calibration": str(plots.calibration_curve(preds, out_dir / "calibration.png")),
+        "calibration": str(plots.calibration_curve(preds, out_dir / "calibration.png", subtitle=subtitle)),
         "feature_importance": str(
-            plots.feature_importance(last_model.feature_importance(), out_dir / "feature_importance.png")
+            plots.feature_importance(
+                last_model.feature_importance(), out_dir / "feature_importance.png", subtitle=subtitle
+            )
         ),
-        "cumulative_roi": str(plots.cumulative_roi(preds, out_dir / "cumulative_roi.png", min_edge=min_edge)),
+        "cumulative_roi": str(
+            plots.cumulative_roi(preds, out_dir / "cumulative_roi.png", min_edge=min_edge, subtitle=subtitle)
+        ),
     }
     preds.to_csv(out_dir / "predictions.csv", index=False)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, default=str))

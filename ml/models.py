@@ -167,8 +167,15 @@ class WinModel:
     def _lgbm_matrix(self, df: pd.DataFrame) -> pd.DataFrame:
         return relative_features(df, self.features)
 
-    def _fit_stage1(self, df: pd.DataFrame, rows: np.ndarray | None = None, valid: np.ndarray | None = None):
-        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used)."""
+    def _fit_stage1(
+        self,
+        df: pd.DataFrame,
+        rows: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        callbacks: list | None = None,
+    ):
+        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used). `callbacks`: extra
+        LightGBM callbacks (progress)."""
         part = df if rows is None else df.iloc[rows].reset_index(drop=True)
         if self.kind == "condlogit":
             scaler = Standardiser().fit(part, self.features)
@@ -179,7 +186,9 @@ class WinModel:
             return (scaler, model.coef_), None
         train_set = lgb.Dataset(self._lgbm_matrix(part), label=part["won"].to_numpy(), free_raw_data=True)
         if valid is None:
-            booster = lgb.train(self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100)
+            booster = lgb.train(
+                self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100, callbacks=callbacks or []
+            )
             return booster, self.n_rounds
         held = df.iloc[valid].reset_index(drop=True)
         valid_set = lgb.Dataset(self._lgbm_matrix(held), label=held["won"].to_numpy(), reference=train_set)
@@ -188,7 +197,7 @@ class WinModel:
             train_set,
             num_boost_round=self.max_rounds,
             valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *(callbacks or [])],
         )
         return booster, max(int(booster.best_iteration or self.max_rounds), 1)
 
@@ -200,7 +209,11 @@ class WinModel:
         return fitted.predict(self._lgbm_matrix(df), raw_score=True, num_iteration=n_rounds)
 
     # ---- fit / predict -------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> WinModel:
+    def fit(self, frame: pd.DataFrame, *, progress: bool = False) -> WinModel:
+        """Fit on a training frame. `progress`: a bar on stderr over the n_folds out-of-fold fits
+        and the final one (with an ETA), the boosting round of the current fit beside it."""
+        from ml.progress import bar, lgbm_rounds_callback
+
         df = prepare(frame)
         if df.empty:
             raise ValueError("no usable races in the training frame (need ≥2 runners and a winner)")
@@ -221,17 +234,24 @@ class WinModel:
         # Out-of-fold scores: tune rounds, then fit the temperature and the market combination.
         oof = np.zeros(len(df))
         rounds = []
-        for fit_rows, held_rows in race_folds(df["race_id"].to_numpy(), self.n_folds):
-            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows)
+        folds = list(race_folds(df["race_id"].to_numpy(), self.n_folds))
+        fits = bar(len(folds) + 1, f"train {self.name}", enabled=progress, unit="fit")
+        for number, (fit_rows, held_rows) in enumerate(folds, start=1):
+            callbacks = [lgbm_rounds_callback(fits, f"fold {number}/{len(folds)}")] if progress else None
+            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows, callbacks)
             rounds.append(n_rounds)
             oof[held_rows] = self._scores(fitted, df.iloc[held_rows].reset_index(drop=True), n_rounds)
+            fits.update(1)
         if self.kind == "lgbm":
             self.n_rounds = int(np.mean(rounds))
         self.temperature = float(ConditionalLogit().fit(oof[:, None], target, starts).coef_[0])
         log_p_model = log_softmax_by_race(self.temperature * oof, starts)
         self.combiner = self._fit_combiner(df, log_p_model, target)
 
-        fitted, _ = self._fit_stage1(df)
+        final = [lgbm_rounds_callback(fits, "final fit")] if progress else None
+        fitted, _ = self._fit_stage1(df, callbacks=final)
+        fits.update(1)
+        fits.close()
         if self.kind == "lgbm":
             self.booster = fitted
         else:

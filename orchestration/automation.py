@@ -11,7 +11,7 @@ All three start stopped: turning them on against the live API is a deliberate ac
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -21,12 +21,14 @@ from orchestration.drift_assets import DRIFT_KEY
 from orchestration.ml_assets import EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
+from pmu_core import settings
 from pmu_core.facts import ENDPOINT_NAMES, PARIS
 
 
 def current_time() -> datetime:
-    """The sensors' clock (tests replace it with a simulated one)."""
-    return datetime.now(UTC)
+    """The sensors' clock: the project's (PMU_NOW / PMU_CLOCK_OFFSET_SECONDS, else the wall
+    clock; pmu_core.settings.now). Tests replace it with a simulated one."""
+    return settings.now()
 
 
 def _raw(*endpoints: str) -> dg.AssetSelection:
@@ -97,7 +99,9 @@ def build_automation(jobs: dict[str, Any]):
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     def morning_schedule(context: dg.ScheduleEvaluationContext):
-        key = race_clock.morning_partition_key(context.scheduled_execution_time)
+        # With the project's clock set (PMU_NOW, `pmu ui --now`), a tick works on that clock's day.
+        tick = current_time() if settings.clock_is_set() else context.scheduled_execution_time
+        key = race_clock.morning_partition_key(tick)
         return dg.RunRequest(run_key=f"morning-{key}", partition_key=key, tags={"pmu/trigger": "morning"})
 
     @dg.sensor(
