@@ -96,6 +96,8 @@ def build_automation(jobs: dict[str, Any]):
         cron_schedule="0 8 * * *",
         execution_timezone=PARIS.key,
         name="morning_schedule",
+        description="08:00 Paris: the morning job on the day's partition (the day of the project's "
+        "clock when PMU_NOW or `pmu ui --now` sets it).",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     def morning_schedule(context: dg.ScheduleEvaluationContext):
@@ -107,6 +109,8 @@ def build_automation(jobs: dict[str, Any]):
     @dg.sensor(
         job=jobs["results"],
         name="results_sensor",
+        description="From 10 min after each start, every 15 min while its rapports are missing (up "
+        "to 6 h): a results run of that day. Reads the project's clock (PMU_NOW).",
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
@@ -126,6 +130,8 @@ def build_automation(jobs: dict[str, Any]):
     @dg.sensor(
         job=jobs["odds"],
         name="pre_race_odds_sensor",
+        description="Every 5 min in the hour before each start: an odds snapshot of that day and "
+        "the moved races re-scored. Reads the project's clock (PMU_NOW).",
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
     )

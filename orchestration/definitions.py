@@ -22,6 +22,7 @@ def build_definitions() -> dg.Definitions:
     # again here: a caller (pytest between collection and a test) may have reset the filters
     quiet_known_dagster_warnings()
 
+    from orchestration.alerts import build_alert_sensors
     from orchestration.automation import build_automation, build_jobs
     from orchestration.checks import build_core_checks
     from orchestration.dbt_assets import build_dbt_assets, load_project
@@ -40,7 +41,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=build_core_checks(dbt_keys),
         jobs=list(jobs.values()),
         schedules=schedules,
-        sensors=sensors,
+        sensors=[*sensors, *build_alert_sensors()],
         resources=default_resources(project),
     )
 

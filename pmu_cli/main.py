@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_ui",
     "pmu_cli.cmd_synth",
     "pmu_cli.cmd_features",
+    "pmu_cli.cmd_docs",
 )
 
 

@@ -99,6 +99,16 @@ def test_one_day_twice_gives_an_identical_warehouse(db_url, shared_pmu, replay_s
     again = _materializations(second, raw_asset_key("participants"))[0].materialization.metadata
     assert again["bodies_new"].value == 0 and again["bodies_unchanged"].value == 63
 
+    # dbt models carry their column types, and tables (not views) their row counts
+    if "marts.race" in after_first:
+        race = _materializations(first, dg.AssetKey(["marts", "race"]))[0].materialization.metadata
+        assert race["dagster/row_count"].value == 63
+        types = {c.name: c.type for c in race["dagster/column_schema"].value.columns}
+        assert types["race_start_at"] == "timestamp with time zone" and types["distance_m"] == "integer"
+        view = _materializations(first, dg.AssetKey(["staging", "stg_pmu__odds_snapshots"]))[0]
+        assert "dagster/row_count" not in view.materialization.metadata
+        assert "dagster/column_schema" in view.materialization.metadata
+
     # checks ran and passed on the raw layer
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in second.get_asset_check_evaluations()}
     assert checks[("pmu_participants", "every_programme_race_has_participants")] is True
