@@ -6,7 +6,7 @@ modeling/predictions (daily, same partitions) -> the dbt accuracy mart and model
 (orchestration/drift_assets.py); modeling/evaluation beside the model (orchestration/ml_assets.py).
 
 Importing this module builds nothing: the asset modules, dagster-dbt and the dbt manifest (with a
-`dbt parse` when it is missing, stale or under `dagster dev`) are loaded by `build_definitions()`.
+`dbt parse` only when it is missing or stale) are loaded by `build_definitions()`.
 """
 
 from __future__ import annotations

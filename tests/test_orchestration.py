@@ -553,3 +553,16 @@ def test_a_loud_line_names_the_live_api_only():
 
     assert "LIVE API" in live_api_warning(LIVE_API_BASE_URL + "/")
     assert live_api_warning("http://127.0.0.1:8765") is None
+
+
+def test_a_fresh_manifest_is_not_parsed_again_under_dagster_dev(monkeypatch):
+    from orchestration.dbt_assets import load_project, manifest_is_stale
+    from orchestration.resources import dbt_project
+
+    project = dbt_project()
+    if manifest_is_stale(project.project_dir, project.manifest_path):
+        pytest.skip("the checkout's manifest is stale: `make dbt-parse` first")
+    monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")  # what `dagster dev` sets for every step process
+    before = project.manifest_path.stat().st_mtime_ns
+    load_project()
+    assert project.manifest_path.stat().st_mtime_ns == before
