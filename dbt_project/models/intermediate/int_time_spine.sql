@@ -2,5 +2,5 @@
     first day to the end of the decade. -#}
 {{ config(materialized='table') }}
 
-select day::date as date_day
-from generate_series('2018-01-01'::date, '2030-12-31'::date, interval '1 day') as days (day)
+select spine_day::date as date_day
+from generate_series('2018-01-01'::date, '2030-12-31'::date, interval '1 day') as spine (spine_day)
