@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -167,10 +168,21 @@ class BackfillInterrupted(KeyboardInterrupt):
         self.report = report
 
 
+def days_eta(done: int, total: int, elapsed_seconds: float) -> str:
+    """Time left at the pace so far, as H:MM:SS ("?" before the first day is done)."""
+    if done <= 0:
+        return "?"
+    left = round(elapsed_seconds / done * max(total - done, 0))
+    return f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+
+
 class Progress:
     """tqdm on stderr: URLs done, MB received, errors (failed fetches and rejected bodies)."""
 
-    def __init__(self, enabled: bool, desc: str = "") -> None:
+    def __init__(self, enabled: bool, desc: str = "", days_total: int | None = None) -> None:
+        self.days_total = days_total  # a backfill: days done of this many, with an ETA
+        self.days_done = 0
+        self.started = time.monotonic()
         self.bar = tqdm(
             total=None,
             unit="req",
@@ -197,8 +209,17 @@ class Progress:
                 self.errors += count
                 self._postfix()
 
+    def day_done(self) -> None:
+        with self._lock:
+            self.days_done += 1
+            self._postfix()
+
     def _postfix(self) -> None:
-        self.bar.set_postfix_str(f"{self.bytes / 1e6:.1f} MB, {self.errors} errors", refresh=False)
+        text = f"{self.bytes / 1e6:.1f} MB, {self.errors} errors"
+        if self.days_total:
+            eta = days_eta(self.days_done, self.days_total, time.monotonic() - self.started)
+            text = f"day {self.days_done}/{self.days_total}, ETA {eta}, {text}"
+        self.bar.set_postfix_str(text, refresh=False)
 
     def describe(self, text: str) -> None:
         self.bar.set_description_str(text, refresh=False)
@@ -514,13 +535,14 @@ def _run_days(
     batches land (the landing thread keeps days in order); day N+2 waits until day N is recorded,
     so the network never runs more than a day ahead of the database."""
     report = BackfillReport(start=days[0], end=days[-1], days=len(days))
-    bar = Progress(progress, "backfill")
+    bar = Progress(progress, "backfill", days_total=sum(day not in skip for day in days))
     started: list[tuple[DayReport, Future | None]] = []  # days begun, not yet added to the report
 
     def add_finished(keep: int) -> None:
         while len(started) > keep:
             started[0][1].result()
             report.add(started.pop(0)[0])
+            bar.day_done()
 
     try:
         with PmuClient(config, on_result=bar) as client, Lander(url, config.client) as lander:

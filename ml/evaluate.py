@@ -28,26 +28,32 @@ def walk_forward_predict(
     max_train_days: int | None = None,
     log: Callable[[str], None] | None = None,
     after_fit: Callable[[WinModel, pd.DataFrame], dict] | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, list[dict], WinModel]:
     """Held-out predictions for every date after the first `min_train_days`, each from a model
     trained only on earlier dates. Returns (predictions, folds, the last fold's model).
     `after_fit(model, training rows)` runs after each fit and adds what it returns to the fold's
-    record (the benchmark times a bare lgb.train there, under the same load)."""
+    record (the benchmark times a bare lgb.train there, under the same load). `progress`: a bar on
+    stderr over the walk-forward folds (with an ETA) and, below it, each fold's fits and rounds."""
     from ml.finishing_eval import fit_on_frame
+    from ml.progress import bar
 
     df = prepare(frame)
     parts, folds, model = [], [], None
-    for fold_index, fold in enumerate(
+    splits = list(
         walk_forward_splits(
             df["race_date"].to_numpy(),
             min_train_days=min_train_days,
             test_days=test_days,
             max_train_days=max_train_days,
         )
-    ):
+    )
+    steps = bar(len(splits), "walk-forward", enabled=progress, unit="fold")
+    for fold_index, fold in enumerate(splits):
+        steps.set_postfix_str(f"testing {fold.test_start}..{fold.test_end}", refresh=False)
         started = time.perf_counter()
         train = df.iloc[fold.train_rows]
-        model = model_factory().fit(train)
+        model = model_factory().fit(train, progress=progress)
         fit_seconds = time.perf_counter() - started
         preds = model.predict(df.iloc[fold.test_rows])
         preds["fold"] = fold_index
@@ -67,11 +73,13 @@ def walk_forward_predict(
                 "discounts": fit_on_frame(train, "mkt_prob") if "finish_place" in train else None,
             }
         )
+        steps.update(1)
         if log:
             log(
                 f"fold {fold.test_start}..{fold.test_end}: trained on {model.training['races']} races "
                 f"in {fit_seconds:.1f}s"
             )
+    steps.close()
     if not parts:
         raise ValueError(f"not enough race dates for a walk-forward split (min_train_days={min_train_days})")
     return pd.concat(parts, ignore_index=True), folds, model
@@ -232,8 +240,12 @@ def run_evaluation(
     n_boot: int = 1000,
     dividends: pd.DataFrame | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
+    title: str | None = None,
 ) -> dict:
-    """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir."""
+    """Walk-forward predictions, metrics.json, predictions.csv and the PNG plots in out_dir.
+    `title`: what the plots name (model, version, window); default the model's name and the
+    held-out window."""
     from ml import plots
 
     out_dir = Path(out_dir)
@@ -246,6 +258,7 @@ def run_evaluation(
         test_days=test_days,
         max_train_days=max_train_days,
         log=log,
+        progress=progress,
     )
     result = evaluate_predictions(preds, min_edge=min_edge, n_boot=n_boot, folds=folds, dividends=dividends)
     result["folds"] = folds
@@ -255,12 +268,18 @@ def run_evaluation(
         "features": last_model.features,
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
+    window = f"held out {folds[0]['test_start']}..{folds[-1]['test_end']}"
+    subtitle = f"{title or last_model.name}, {window}"
     result["plots"] = {
-        "calibration": str(plots.calibration_curve(preds, out_dir / "calibration.png")),
+        "calibration": str(plots.calibration_curve(preds, out_dir / "calibration.png", subtitle=subtitle)),
         "feature_importance": str(
-            plots.feature_importance(last_model.feature_importance(), out_dir / "feature_importance.png")
+            plots.feature_importance(
+                last_model.feature_importance(), out_dir / "feature_importance.png", subtitle=subtitle
+            )
         ),
-        "cumulative_roi": str(plots.cumulative_roi(preds, out_dir / "cumulative_roi.png", min_edge=min_edge)),
+        "cumulative_roi": str(
+            plots.cumulative_roi(preds, out_dir / "cumulative_roi.png", min_edge=min_edge, subtitle=subtitle)
+        ),
     }
     preds.to_csv(out_dir / "predictions.csv", index=False)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, default=str))

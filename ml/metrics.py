@@ -176,14 +176,58 @@ def value_bets(
 def cumulative_profit(
     p, target, odds_at_scoring, final_odds, order, *, min_edge: float = DEFAULT_MIN_EDGE
 ) -> np.ndarray:
-    """Running profit of the value bets in `order` (e.g. by race start), for the ROI plot."""
+    """Running profit of the value bets in `order` (e.g. by race start)."""
+    bet, profit = value_bet_profits(p, target, odds_at_scoring, final_odds, min_edge=min_edge)
+    ordered = profit[order][bet[order]]
+    return np.cumsum(ordered)
+
+
+def value_bet_profits(
+    p, target, odds_at_scoring, final_odds, *, min_edge: float = DEFAULT_MIN_EDGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """(is a value bet, flat-stake profit of each row if bet): p·odds - 1 above `min_edge`, paid at
+    the final odds where known (the pool pays those), else at the odds seen when scoring."""
     odds_now = np.asarray(odds_at_scoring, dtype=float)
     final = np.asarray(final_odds, dtype=float)
     payout_odds = np.where(np.isfinite(final) & (final > 1.0), final, odds_now)
     bet = (np.asarray(p, dtype=float) * odds_now - 1.0) > min_edge
-    profit = np.where(bet, np.asarray(target, dtype=float) * payout_odds - 1.0, 0.0)
-    ordered = profit[order][bet[order]]
-    return np.cumsum(ordered)
+    return bet, np.asarray(target, dtype=float) * payout_odds - 1.0
+
+
+def cumulative_roi_by_date(dates, profits, *, n_boot: int = 200, level: float = 0.9, seed: int = 0) -> dict:
+    """Cumulative ROI (profit / stakes, flat stakes) after each date of the value bets `profits`
+    placed on `dates`, with a `level` bootstrap band: each bootstrap draw weighs every bet by a
+    Poisson(1) count (resampling bets with replacement, streamable by date).
+    Returns {"dates", "bets", "roi", "low", "high"} (one entry per distinct date, in order)."""
+    dates = np.asarray(dates)
+    profits = np.asarray(profits, dtype=float)
+    if profits.size == 0:
+        empty = np.array([], dtype=float)
+        return {"dates": dates[:0], "bets": empty, "roi": empty, "low": empty, "high": empty}
+    order = np.argsort(dates, kind="stable")
+    dates, profits = dates[order], profits[order]
+    days, first = np.unique(dates, return_index=True)
+    last = np.r_[first[1:], dates.size] - 1  # index of each day's last bet
+    weights = np.random.default_rng(seed).poisson(1.0, size=(n_boot, profits.size)).astype(float)
+    boot_profit = np.cumsum(weights * profits, axis=1)[:, last]
+    boot_stakes = np.cumsum(weights, axis=1)[:, last]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot_roi = boot_profit / boot_stakes
+    tail = (1.0 - level) / 2.0
+    stakes = np.arange(1, profits.size + 1, dtype=float)[last]
+    return {
+        "dates": days,
+        "bets": stakes,
+        "roi": np.cumsum(profits)[last] / stakes,
+        "low": np.nanquantile(boot_roi, tail, axis=0),
+        "high": np.nanquantile(boot_roi, 1.0 - tail, axis=0),
+    }
+
+
+def binomial_se(rate, n) -> np.ndarray:
+    """Standard error of an observed rate over n trials (√(r(1-r)/n)), for error bars."""
+    rate = np.asarray(rate, dtype=float)
+    return np.sqrt(np.clip(rate * (1.0 - rate), 0.0, None) / np.maximum(np.asarray(n, dtype=float), 1.0))
 
 
 def attainable_gain(p_model, p_market, p_truth, target, starts) -> float | None:

@@ -216,8 +216,15 @@ class WinModel:
     def _lgbm_matrix(self, df: pd.DataFrame) -> pd.DataFrame:
         return relative_features(df, self.features)
 
-    def _fit_stage1(self, df: pd.DataFrame, rows: np.ndarray | None = None, valid: np.ndarray | None = None):
-        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used)."""
+    def _fit_stage1(
+        self,
+        df: pd.DataFrame,
+        rows: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        callbacks: list | None = None,
+    ):
+        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used). `callbacks`: extra
+        LightGBM callbacks (progress)."""
         part = df if rows is None else df.iloc[rows].reset_index(drop=True)
         if self.kind == "condlogit":
             scaler = Standardiser().fit(part, self.features)
@@ -228,7 +235,9 @@ class WinModel:
             return (scaler, model.coef_), None
         train_set = lgb.Dataset(self._lgbm_matrix(part), label=part["won"].to_numpy(), free_raw_data=True)
         if valid is None:
-            booster = lgb.train(self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100)
+            booster = lgb.train(
+                self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100, callbacks=callbacks or []
+            )
             return booster, self.n_rounds
         held = df.iloc[valid].reset_index(drop=True)
         valid_set = lgb.Dataset(self._lgbm_matrix(held), label=held["won"].to_numpy(), reference=train_set)
@@ -237,7 +246,7 @@ class WinModel:
             train_set,
             num_boost_round=self.max_rounds,
             valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *(callbacks or [])],
         )
         return booster, max(int(booster.best_iteration or self.max_rounds), 1)
 
@@ -249,7 +258,11 @@ class WinModel:
         return fitted.predict(self._lgbm_matrix(df), raw_score=True, num_iteration=n_rounds)
 
     # ---- fit / predict -------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> WinModel:
+    def fit(self, frame: pd.DataFrame, *, progress: bool = False) -> WinModel:
+        """Fit on a training frame. `progress`: a bar on stderr over the n_folds out-of-fold fits
+        and the final one (with an ETA), the boosting round of the current fit beside it."""
+        from ml.progress import bar, lgbm_rounds_callback
+
         df = prepare(frame)
         if df.empty:
             raise ValueError("no usable races in the training frame (need ≥2 runners and a winner)")
@@ -267,27 +280,36 @@ class WinModel:
         starts = race_starts(df["race_id"].to_numpy())
 
         if self.calibration == "holdout":
+            fits = bar(1, f"train {self.name}", enabled=progress, unit="fit")
+            callbacks = [lgbm_rounds_callback(fits, "holdout fit")] if progress else None
             fit_rows, held_rows = latest_races_split(df["race_id"].to_numpy(), self.holdout_share)
-            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows)
+            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows, callbacks)
+            fits.update(1)
             self.n_rounds = n_rounds
             calibration_df = df.iloc[held_rows].reset_index(drop=True)
             scores = self._scores(fitted, calibration_df, n_rounds)
-            fits = 1
+            n_fits = 1
         else:
             # Out-of-fold scores: tune rounds; stage 1 is then refitted on every race.
             scores = np.zeros(len(df))
             rounds = []
-            for fold_rows, held_rows in race_folds(df["race_id"].to_numpy(), self.n_folds):
-                fold_fit, n_rounds = self._fit_stage1(df, fold_rows, held_rows)
+            folds = list(race_folds(df["race_id"].to_numpy(), self.n_folds))
+            fits = bar(len(folds) + 1, f"train {self.name}", enabled=progress, unit="fit")
+            for number, (fold_rows, held_rows) in enumerate(folds, start=1):
+                callbacks = [lgbm_rounds_callback(fits, f"fold {number}/{len(folds)}")] if progress else None
+                fold_fit, n_rounds = self._fit_stage1(df, fold_rows, held_rows, callbacks)
                 rounds.append(n_rounds)
-                scores[held_rows] = self._scores(
-                    fold_fit, df.iloc[held_rows].reset_index(drop=True), n_rounds
-                )
+                held = df.iloc[held_rows].reset_index(drop=True)
+                scores[held_rows] = self._scores(fold_fit, held, n_rounds)
+                fits.update(1)
             if self.kind == "lgbm":
                 self.n_rounds = int(np.mean(rounds))
             calibration_df = df
-            fitted, _ = self._fit_stage1(df)
-            fits = len(rounds) + 1
+            final = [lgbm_rounds_callback(fits, "final fit")] if progress else None
+            fitted, _ = self._fit_stage1(df, callbacks=final)
+            fits.update(1)
+            n_fits = len(rounds) + 1
+        fits.close()
         # The temperature and the market combination, on the races stage 1 did not see.
         cal_starts = race_starts(calibration_df["race_id"].to_numpy())
         cal_target = win_targets(calibration_df["won"].to_numpy(), cal_starts)
@@ -310,7 +332,7 @@ class WinModel:
             "runners": int(len(df)),
             "calibration": self.calibration,
             "calibration_races": int(len(cal_starts)),
-            "stage1_fits": fits,
+            "stage1_fits": n_fits,
             "n_rounds": self.n_rounds,
             # stage 1 on the races it was not fitted on (the calibration races)
             "oof_pseudo_r2_model": pseudo_r2(np.exp(log_p_model), cal_target, cal_starts),

@@ -12,7 +12,7 @@ All three start stopped: turning them on against the live API is a deliberate ac
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -22,12 +22,14 @@ from orchestration.drift_assets import DRIFT_KEY
 from orchestration.ml_assets import BETS_KEY, EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
+from pmu_core import settings
 from pmu_core.facts import ENDPOINT_NAMES, PARIS
 
 
 def current_time() -> datetime:
-    """The sensors' clock (tests replace it with a simulated one)."""
-    return datetime.now(UTC)
+    """The sensors' clock: the project's (PMU_NOW / PMU_CLOCK_OFFSET_SECONDS, else the wall
+    clock; pmu_core.settings.now). Tests replace it with a simulated one."""
+    return settings.now()
 
 
 def _raw(*endpoints: str) -> dg.AssetSelection:
@@ -104,15 +106,21 @@ def build_automation(jobs: dict[str, Any]):
         cron_schedule="0 8 * * *",
         execution_timezone=PARIS.key,
         name="morning_schedule",
+        description="08:00 Paris: the morning job on the day's partition (the day of the project's "
+        "clock when PMU_NOW or `pmu ui --now` sets it).",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     def morning_schedule(context: dg.ScheduleEvaluationContext):
-        key = race_clock.morning_partition_key(context.scheduled_execution_time)
+        # With the project's clock set (PMU_NOW, `pmu ui --now`), a tick works on that clock's day.
+        tick = current_time() if settings.clock_is_set() else context.scheduled_execution_time
+        key = race_clock.morning_partition_key(tick)
         return dg.RunRequest(run_key=f"morning-{key}", partition_key=key, tags={"pmu/trigger": "morning"})
 
     @dg.sensor(
         job=jobs["results"],
         name="results_sensor",
+        description="From 10 min after each start, every 15 min while its rapports are missing (up "
+        "to 6 h): a results run of that day. Reads the project's clock (PMU_NOW).",
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
@@ -132,10 +140,11 @@ def build_automation(jobs: dict[str, Any]):
     @dg.sensor(
         job=jobs["odds"],
         name="pre_race_odds_sensor",
+        description="Participants snapshots of the races due (every 10 min from 08:00 Paris, every "
+        "minute in the last 10 min before a start), then the moved races re-scored. Reads the "
+        "project's clock (PMU_NOW).",
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Participants snapshots of the races about to start (every 10 min from 08:00 "
-        "Paris, every minute in the last 10 min), then the moved races re-scored.",
     )
     def pre_race_odds_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         now = current_time()

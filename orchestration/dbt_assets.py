@@ -20,7 +20,6 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
-from dagster_dbt.dbt_project import using_dagster_dev
 
 from orchestration.partitions import context_days, daily_partitions, dbt_window_vars, single_run_backfill
 from orchestration.resources import PostgresResource, dbt_executable, dbt_project
@@ -69,6 +68,29 @@ class WarehouseTranslator(DagsterDbtTranslator):
         layer = model_layer(list(dbt_resource_props.get("fqn") or []))
         return layer if is_daily(dbt_resource_props) else f"{layer}_full_rebuild"
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is not None and not spec.description:
+            spec = spec._replace(description=dbt_test_description(manifest["nodes"].get(unique_id) or {}))
+        return spec
+
+
+def dbt_test_description(test: Mapping[str, Any]) -> str:
+    """What a dbt data test checks, for its asset check: the test's own description, else its
+    generic name and arguments (`dbt test unique on race_id`), else its file."""
+    if test.get("description"):
+        return test["description"]
+    metadata = test.get("test_metadata") or {}
+    if metadata.get("name"):
+        kwargs = dict(metadata.get("kwargs") or {})
+        column = kwargs.pop("column_name", None)
+        arguments = ", ".join(
+            f"{k}={v}" for k, v in sorted(kwargs.items()) if k != "model" and not str(v).startswith("{{")
+        )
+        text = f"dbt test {metadata['name']}" + (f" on {column}" if column else "")
+        return text + (f" ({arguments})" if arguments else "")
+    return f"dbt test {test.get('name', '?')} ({test.get('original_file_path', 'singular test')})"
+
 
 translator = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -100,12 +122,67 @@ def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     return any(p.stat().st_mtime > parsed_at for p in sources if p.exists())
 
 
+def relation_metadata(conn, schema: str, name: str) -> dict:
+    """Column names and PostgreSQL types of a built relation (`dagster/column_schema`) and, for a
+    table only, its row count (`dagster/row_count`): counting a view would run its query, and the
+    staging views re-read raw JSON. Empty when the relation does not exist."""
+    from psycopg2 import sql
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relname = %s",
+            (schema, name),
+        )
+        found = cur.fetchone()
+        if found is None:
+            return {}
+        cur.execute(
+            "select column_name, data_type, col_description(%s::regclass, ordinal_position::int)"
+            " from information_schema.columns where table_schema = %s and table_name = %s"
+            " order by ordinal_position",
+            (f'"{schema}"."{name}"', schema, name),
+        )
+        columns = [
+            dg.TableColumn(name=column, type=kind, description=comment)
+            for column, kind, comment in cur.fetchall()
+        ]
+        metadata: dict = {"dagster/column_schema": dg.TableSchema(columns=columns)}
+        if found[0] in ("r", "p"):
+            cur.execute(
+                sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+            )
+            metadata["dagster/row_count"] = int(cur.fetchone()[0])
+    return metadata
+
+
+def with_relation_metadata(events, context: dg.AssetExecutionContext, postgres: PostgresResource):
+    """dbt's events, each model's materialisation with the column types and (tables) row counts
+    read from the database it was built in. dagster-dbt's own fetch_row_counts and
+    fetch_column_metadata address relations by the manifest's database name, which is the
+    parse's, not necessarily the run's. One short transaction per model: a read held open would
+    keep its locks and block dbt's later table swaps."""
+    for event in events:
+        if isinstance(event, dg.Output | dg.AssetMaterialization):
+            key = event.asset_key if isinstance(event, dg.AssetMaterialization) else None
+            if key is None:
+                key = context.asset_key_for_output(event.output_name)
+            if len(key.path) == 2:
+                with postgres.connection() as conn:
+                    extra = relation_metadata(conn, key.path[0], key.path[1])
+                if extra:
+                    event = event.with_metadata({**event.metadata, **extra})
+        yield event
+
+
 def load_project():
-    """The dbt project with a manifest to read: `dbt parse` when missing or stale (a clean clone,
-    models edited since the last parse) or under `dagster dev`. Parsed with this environment's dbt
-    (dagster-dbt's own preparer looks for `dbt` on PATH only)."""
+    """The dbt project with a manifest to read: `dbt parse` only when it is missing or stale (a
+    clean clone, models edited since the last parse), also under `dagster dev`: there every step
+    of a run is a subprocess that loads the definitions, and re-parsing a fresh manifest in each
+    cost every step ~15 s. Parsed with this environment's dbt (dagster-dbt's own preparer looks
+    for `dbt` on PATH only)."""
     project = dbt_project()
-    if using_dagster_dev() or manifest_is_stale(Path(project.project_dir), project.manifest_path):
+    if manifest_is_stale(Path(project.project_dir), project.manifest_path):
         DbtCliResource(
             project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
         ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
@@ -141,11 +218,10 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
             dbt_vars = dbt_window_vars(days)
             context.log.info(f"dbt window {dbt_vars}")
             with postgres.dbt_environment(), run_target("dbt_daily_models") as target:
-                # No fetch_row_counts here: counting a staging view re-reads all raw JSON; dbt's
-                # adapter response already reports the rows each incremental model wrote.
-                yield from dbt.cli(
+                events = dbt.cli(
                     [*BUILD, "--vars", json.dumps(dbt_vars)], context=context, target_path=target
                 ).stream()
+                yield from with_relation_metadata(events, context, postgres)
 
         definitions.append(dbt_daily_models)
 
@@ -164,9 +240,8 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
             context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
         ):
             with postgres.dbt_environment(), run_target("dbt_full_rebuild_models") as target:
-                # dbt's adapter response gives each table's rows (`rows_affected`); fetch_row_counts
-                # would query the relation names of the manifest, whose database is the parse's.
-                yield from dbt.cli(BUILD, context=context, target_path=target).stream()
+                events = dbt.cli(BUILD, context=context, target_path=target).stream()
+                yield from with_relation_metadata(events, context, postgres)
 
         definitions.append(dbt_full_rebuild_models)
 

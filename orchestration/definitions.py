@@ -6,7 +6,7 @@ modeling/predictions (daily, same partitions) -> the dbt accuracy mart and model
 (orchestration/drift_assets.py); modeling/evaluation beside the model (orchestration/ml_assets.py).
 
 Importing this module builds nothing: the asset modules, dagster-dbt and the dbt manifest (with a
-`dbt parse` when it is missing, stale or under `dagster dev`) are loaded by `build_definitions()`.
+`dbt parse` only when it is missing or stale) are loaded by `build_definitions()`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def build_definitions() -> dg.Definitions:
     # again here: a caller (pytest between collection and a test) may have reset the filters
     quiet_known_dagster_warnings()
 
+    from orchestration.alerts import build_alert_sensors
     from orchestration.automation import build_automation, build_jobs
     from orchestration.checks import build_core_checks
     from orchestration.dbt_assets import build_dbt_assets, load_project
@@ -40,7 +41,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=build_core_checks(dbt_keys),
         jobs=list(jobs.values()),
         schedules=schedules,
-        sensors=sensors,
+        sensors=[*sensors, *build_alert_sensors()],
         resources=default_resources(project),
     )
 

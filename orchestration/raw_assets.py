@@ -8,7 +8,7 @@ retries fail the step once the rest is landed, so the step's retry policy fetche
 """
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
@@ -17,7 +17,7 @@ from orchestration import warehouse
 from orchestration.partitions import context_days, daily_partitions, single_run_backfill
 from orchestration.race_clock import RESULTS_GIVE_UP, RaceStart, day_is_over
 from orchestration.resources import PmuApiResource, PostgresResource
-from pmu_core import facts
+from pmu_core import facts, settings
 
 RAW_GROUP = "raw"
 API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds across runs
@@ -81,6 +81,37 @@ def stale_programme_days(
         if day_is_over(races, now) and (served_at is None or served_at < max(r.start_at for r in races)):
             stale.append(day.isoformat())
     return stale
+
+
+# How requests fail when no server can answer: the name does not resolve, or nothing listens.
+UNREACHABLE_MARKERS = (
+    "NameResolutionError",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname",
+    "Failed to resolve",
+    "Connection refused",
+    "ConnectionRefusedError",
+)
+
+
+def is_unreachable(reason: str) -> bool:
+    """The failure says no server could be reached (as opposed to a server that answered badly)."""
+    return any(marker in (reason or "") for marker in UNREACHABLE_MARKERS)
+
+
+def all_unreachable(failed: list[dict]) -> bool:
+    return bool(failed) and all(is_unreachable(f.get("reason", "")) for f in failed)
+
+
+def failure_description(endpoint: str, failed: list[dict], shown: int = 3) -> str:
+    """The step's failure message: how many, then the first URLs with their reasons."""
+    unreachable = " (API unreachable: not retried)" if all_unreachable(failed) else ""
+    lines = [f"{len(failed)} {endpoint} request(s) failed{unreachable}:"]
+    lines += [f"  {f['url']}: {f.get('reason') or 'failed'}" for f in failed[:shown]]
+    if len(failed) > shown:
+        lines.append(f"  ... and {len(failed) - shown} more (metadata 'failed', table raw.fetch_log)")
+    return "\n".join(lines)
 
 
 # Checks per endpoint (an endpoint without an entry has none).
@@ -180,6 +211,9 @@ def build_raw_asset(
         url = postgres.get_url()
         ensure_raw_tables(url)
         client_config = pmu_api.client_config()
+        warning = settings.live_api_warning(client_config.base_url)
+        if warning:
+            context.log.warning(warning)
         if not spec.per_race:
             to_fetch = days
         else:  # a day without a programme (none published: no racing) has no races to fetch
@@ -195,15 +229,17 @@ def build_raw_asset(
         context.log.info(f"{endpoint} {days[0]}..{days[-1]}: {summary | {'failed': len(summary['failed'])}}")
         if summary["failed"]:
             # What could be landed is landed (and will not be landed twice): fail so that the retry
-            # policy fetches the rest.
+            # policy fetches the rest, unless the API cannot be reached at all (a wrong host, nothing
+            # listening): retrying that for minutes only hides the cause.
             raise dg.Failure(
-                description=f"{len(summary['failed'])} {endpoint} request(s) failed",
-                metadata={"failed": summary["failed"][:50]},
+                description=failure_description(endpoint, summary["failed"]),
+                metadata={"base_url": client_config.base_url, "failed": summary["failed"][:50]},
+                allow_retries=not all_unreachable(summary["failed"]),
             )
         with postgres.connection() as conn:
             rows = warehouse.raw_rows(conn, endpoint, days)
             table_mb = warehouse.table_megabytes(conn, spec.qualified_table)
-            checks = list(_evaluate_checks(endpoint, conn, days, datetime.now(UTC)))
+            checks = list(_evaluate_checks(endpoint, conn, days, settings.now()))
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,

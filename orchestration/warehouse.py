@@ -98,3 +98,14 @@ def raw_days(conn, endpoint: str = "programme") -> list[date]:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("select distinct race_date from {} order by 1").format(_raw(endpoint)))
         return [row[0] for row in cur.fetchall()]
+
+
+def latest_fetch(conn, endpoint: str, day: date) -> datetime | None:
+    """When a body of that race day was last landed for an endpoint (None: never, or no table)."""
+    if not table_exists(conn, _qualified(endpoint)):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("select max(fetched_at) from {} where race_date = %s").format(_raw(endpoint)), (day,)
+        )
+        return cur.fetchone()[0]

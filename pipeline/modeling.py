@@ -80,18 +80,25 @@ def should_promote(requested: bool | None, has_production: bool) -> bool:
 
 
 def train(
-    db_url: str, start: dt.date, end: dt.date, recipe: Recipe, *, promote: bool | None = False
+    db_url: str,
+    start: dt.date,
+    end: dt.date,
+    recipe: Recipe,
+    *,
+    promote: bool | None = False,
+    progress: bool = False,
 ) -> Trained:
     """Fit `recipe` on races dated start..end (inclusive), register the next version of its name
     and promote it when asked (None: only when its name has no production version yet). Raises
-    ml.dataset.MissingMartError without the feature marts, ValueError on a bad window."""
+    ml.dataset.MissingMartError without the feature marts, ValueError on a bad window.
+    `progress`: a bar on stderr over the fits and boosting rounds."""
     from ml import registry
     from ml.dataset import load_dataset
     from ml.finishing_eval import fit_on_frame
     from ml.frames import prepare
 
     frame = load_dataset(db_url, start, end, cutoff=recipe.cutoff)
-    model = recipe.new_model().fit(frame)
+    model = recipe.new_model().fit(frame, progress=progress)
     # the order model's discounts for place and exotic prices, from the same window's arrivals
     discounts = fit_on_frame(prepare(frame), "mkt_prob") if "finish_place" in frame else None
     metrics = {"training": model.training, "cutoff": recipe.cutoff}
@@ -151,11 +158,13 @@ def evaluate(
     out: Path | None = None,
     store_on: str | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
 ) -> tuple[dict, Path]:
     """Walk-forward evaluation of `recipe` on races dated start..end: metrics.json, predictions.csv
     and plots in `out` (default evaluation_dir); the metrics are stored on the registry row of
     `store_on` (NAME@VERSION) when given. Returns (metrics, folder). Raises TooFewDays when the
-    window cannot hold one walk-forward step."""
+    window cannot hold one walk-forward step. `progress`: bars on stderr over the folds (ETA), fits
+    and boosting rounds. The plots name the model (version when `store_on`), kind and window."""
     from ml import registry
     from ml.dataset import load_dataset
     from ml.evaluate import run_evaluation
@@ -183,6 +192,8 @@ def evaluate(
         n_boot=settings.n_boot,
         dividends=official_dividends(db_url, start, end),
         log=log,
+        progress=progress,
+        title=f"{record.label if record else recipe.model_name} ({recipe.kind}), data {start}..{end}",
     )
     result["cutoff"] = recipe.cutoff
     if record is not None:

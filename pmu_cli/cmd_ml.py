@@ -32,6 +32,7 @@ def _add_data_args(parser) -> None:
     parser.add_argument("--kind", choices=("lgbm", "condlogit"), default="lgbm")
     parser.add_argument("--features", default=None, help="comma-separated f_* columns (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def register(subparsers) -> None:
@@ -97,9 +98,18 @@ def run_train(args) -> int:
     from pmu_core import db
 
     try:
-        trained = train(db.ensure_database(), args.start, args.end, _recipe(args), promote=args.promote)
-    except (MissingMartError, ValueError) as exc:
+        trained = train(
+            db.ensure_database(),
+            args.start,
+            args.end,
+            _recipe(args),
+            promote=args.promote,
+            progress=not args.no_progress,
+        )
+    except MissingMartError as exc:
         return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{exc}; {_held_days(db.ensure_database())}")
     record, model = trained.record, trained.model
     print(
         f"registered {record.label} ({record.status}): {model.training['races']} races "
@@ -130,13 +140,38 @@ def run_evaluate(args) -> int:
             settings=settings,
             out=args.out,
             store_on=args.model,
-            log=lambda m: print(m, file=sys.stderr),
+            log=None if not args.no_progress else lambda m: print(m, file=sys.stderr),
+            progress=not args.no_progress,
         )
-    except (MissingMartError, ValueError, FileNotFoundError, LookupError) as exc:
+    except (MissingMartError, FileNotFoundError, LookupError) as exc:
         return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{exc}; {_held_days(db.ensure_database())}")
     print(one_line(result))
     print(f"metrics and plots in {out}")
     return 0
+
+
+def evaluation_summary(metrics: dict) -> dict:
+    """The headline figures of a model's stored walk-forward evaluation (empty when it has none)."""
+    evaluation = (metrics or {}).get("evaluation") or {}
+    if not evaluation:
+        return {}
+    folds = evaluation.get("folds") or []
+    value_bets = evaluation.get("value_bets") or {}
+    return {
+        "races": evaluation.get("races"),
+        "window": f"{folds[0]['test_start']}..{folds[-1]['test_end']}" if folds else None,
+        "r2_model": (evaluation.get("model") or {}).get("pseudo_r2"),
+        "r2_combined": (evaluation.get("combined") or {}).get("pseudo_r2"),
+        "delta_r2": (evaluation.get("delta_r2_combined_vs_market") or {}).get("value"),
+        "roi": value_bets.get("roi"),
+        "bets": value_bets.get("bets"),
+    }
+
+
+def _fmt(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
 
 
 def run_models_list(args) -> int:
@@ -145,18 +180,36 @@ def run_models_list(args) -> int:
 
     records = registry.list_models(db.ensure_database(), args.name)
     if args.json:
-        print(json.dumps([r.__dict__ for r in records], default=str, indent=2))
+        print(
+            json.dumps(
+                [r.__dict__ | {"evaluation_summary": evaluation_summary(r.metrics)} for r in records],
+                default=str,
+                indent=2,
+            )
+        )
         return 0
     if not records:
         print("no models registered (pmu train --start D1 --end D2)")
         return 0
-    print(f"{'id':>4}  {'model':<28} {'kind':<10} {'status':<11} {'trained_at':<20} {'window':<23} R²(oof)")
+    print(
+        f"{'id':>4}  {'model':<24} {'kind':<9} {'status':<10} {'trained_at':<16} {'window':<22} "
+        f"{'R²oof':>6} | evaluation: {'held out':<22} {'races':>5} {'R²mod':>6} {'R²comb':>6} "
+        f"{'ΔR²':>7} {'bets':>5} {'ROI':>6}"
+    )
     for r in records:
         r2 = (r.metrics.get("training") or {}).get("oof_pseudo_r2_model")
         window = f"{r.train_start}..{r.train_end}"
+        e = evaluation_summary(r.metrics)
+        evaluation = (
+            f"{e['window'] or '':<22} {_fmt(e['races'], '>5')} {_fmt(e['r2_model'], '>6.4f')} "
+            f"{_fmt(e['r2_combined'], '>6.4f')} {_fmt(e['delta_r2'], '>+7.4f')} {_fmt(e['bets'], '>5')} "
+            f"{_fmt(e['roi'], '>+6.3f')}"
+            if e
+            else "not evaluated (pmu evaluate ... --model NAME@VERSION)"
+        )
         print(
-            f"{r.id:>4}  {r.label:<28} {r.kind:<10} {r.status:<11} {r.trained_at:%Y-%m-%d %H:%M:%S}  "
-            f"{window:<23} {'' if r2 is None else f'{r2:.4f}'}"
+            f"{r.id:>4}  {r.label:<24} {r.kind:<9} {r.status:<10} {r.trained_at:%Y-%m-%d %H:%M}  "
+            f"{window:<22} {_fmt(r2, '>6.4f'):>6} | {evaluation}"
         )
     return 0
 

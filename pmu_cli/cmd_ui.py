@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pmu_core import db
-from pmu_core.settings import PROJECT_ROOT, load_settings
+from pmu_core.settings import PROJECT_ROOT, live_api_warning, load_settings, parse_instant
 
 
 def register(subparsers) -> None:
@@ -25,6 +26,21 @@ def register(subparsers) -> None:
         choices=("sqlite", "postgres"),
         default=os.environ.get("PMU_DAGSTER_STORAGE") or "sqlite",
         help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)",
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve DIR (recorded or synthetic bodies, e.g. PMU_HOME/demo/synth) on 127.0.0.1 and "
+        "point the API resource at it instead of the live API",
+    )
+    parser.add_argument(
+        "--now",
+        default=None,
+        metavar="ISO",
+        help="run the clock of the schedule and sensors from this instant (Paris time without an "
+        "offset), e.g. 2025-11-30T09:00 for the demo's today",
     )
     parser.set_defaults(func=run_ui)
 
@@ -44,9 +60,25 @@ def ui_environment(url: str, home: Path) -> dict[str, str]:
     }
 
 
+def clock_environment(now_text: str | None, wall: datetime | None = None) -> dict[str, str]:
+    """PMU_CLOCK_OFFSET_SECONDS for a clock that reads `now_text` at start-up and then runs."""
+    if not now_text:
+        return {}
+    offset = parse_instant(now_text) - (wall or datetime.now(UTC))
+    return {"PMU_CLOCK_OFFSET_SECONDS": f"{offset.total_seconds():.3f}"}
+
+
 def run_ui(args) -> int:
     from orchestration.instance import dagster_home, write_instance
 
+    try:
+        clock = clock_environment(args.now)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.replay is not None and not args.replay.is_dir():
+        print(f"error: --replay {args.replay}: no such folder", file=sys.stderr)
+        return 2
     settings = load_settings()
     url = db.ensure_database(settings)
     home = dagster_home(settings)
@@ -62,12 +94,25 @@ def run_ui(args) -> int:
         "-p",
         str(args.port),
     ]
+    extra = dict(clock)
+    if args.replay is not None:
+        from pmu_cli.cmd_replay import start_replay_process
+
+        # a child that ends with this process, i.e. with the `dagster dev` it becomes
+        _, extra["PMU_API_BASE_URL"] = start_replay_process(args.replay.resolve())
+        print(f"API resource -> replay server {extra['PMU_API_BASE_URL']} serving {args.replay}", flush=True)
+    api = extra.get("PMU_API_BASE_URL") or settings.api_base_url
+    warning = live_api_warning(api)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    if clock:
+        print(f"clock: starts at {args.now} and runs ({clock['PMU_CLOCK_OFFSET_SECONDS']} s from the wall)")
     print(
         f"Dagster UI on http://{args.host}:{args.port} (instance {home}, {args.storage} storage)", flush=True
     )
     os.chdir(PROJECT_ROOT)
     stoppable_by_signals()
-    os.execvpe(command[0], command, {**os.environ, **ui_environment(url, home)})
+    os.execvpe(command[0], command, {**os.environ, **ui_environment(url, home), **extra})
     return 0  # not reached
 
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "pmu_cli.cmd_synth",
     "pmu_cli.cmd_features",
     "pmu_cli.cmd_serve",
+    "pmu_cli.cmd_docs",
 )
 
 

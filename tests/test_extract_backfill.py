@@ -272,3 +272,12 @@ def test_merge_reports_sums_the_count_fields_once_each():
     assert empty["days"] == 0 and empty["failed"] == [] and empty["start"] == "2025-11-01"
     with pytest.raises(ValueError):
         merge_reports([])
+
+
+def test_days_eta_at_the_pace_so_far():
+    from extract.ingest import days_eta
+
+    assert days_eta(0, 10, 5.0) == "?"
+    assert days_eta(2, 10, 60.0) == "0:04:00"  # 30 s a day, 8 days left
+    assert days_eta(3, 3, 99.0) == "0:00:00"
+    assert days_eta(1, 200, 61.0) == "3:22:19"

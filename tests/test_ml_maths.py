@@ -357,3 +357,27 @@ def test_calibration_bins_carry_their_standard_error():
     (row,) = metrics.calibration_table(p, won)
     assert row["se"] == pytest.approx(0.03) and row["z"] == pytest.approx(0.1 / 0.03)
     assert not metrics.calibrated_within([row]) and metrics.calibrated_within([row], z=3.5)
+
+
+def test_cumulative_roi_by_date_is_profit_over_stakes_per_date_with_a_band_around_it():
+    dates = np.array(["2025-01-02", "2025-01-01", "2025-01-02", "2025-01-03"], dtype="datetime64[D]")
+    profits = np.array([-1.0, 4.0, -1.0, -1.0])  # one 5/1 winner on the first day, then losers
+    curve = metrics.cumulative_roi_by_date(dates, profits, n_boot=500, seed=1)
+    assert [str(d) for d in curve["dates"]] == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    assert curve["bets"].tolist() == [1, 3, 4]
+    assert curve["roi"].tolist() == pytest.approx([4.0, 2.0 / 3.0, 1.0 / 4.0])
+    assert np.all(curve["low"] <= curve["roi"] + 1e-12) and np.all(curve["roi"] <= curve["high"] + 1e-12)
+    assert curve["high"][-1] > curve["low"][-1]  # four bets, one winner: an uncertain ROI
+    assert metrics.cumulative_roi_by_date(dates[:0], profits[:0])["roi"].size == 0
+
+
+def test_binomial_se_of_a_rate():
+    assert metrics.binomial_se([0.5, 0.0], [100, 10]).tolist() == pytest.approx([0.05, 0.0])
+
+
+def test_lgbm_training_progress_names_fits_and_boosting_rounds(capsys):
+    frame = simulate_races(8, 10, seed=3)
+    WinModel(kind="lgbm", n_folds=3, max_rounds=40).fit(frame, progress=True)
+    bar = capsys.readouterr().err
+    assert "4/4" in bar  # 3 out-of-fold fits and the final one
+    assert "round " in bar and ("fold 3/3" in bar or "final fit" in bar)

@@ -16,6 +16,7 @@ import numpy as np
 import psycopg2
 import psycopg2.extras
 import pytest
+from PIL import Image
 
 from ml import registry
 from ml.dataset import MissingMartError, load_dataset, load_scoring_frame
@@ -185,6 +186,10 @@ def test_cli_train_promote_score_evaluate(db_url, marts, tmp_path):
     )
     assert trained.returncode == 0, trained.stderr
     assert "registered cli@1 (candidate)" in trained.stdout
+    # the progress bar on stderr: 5 out-of-fold fits and the final one
+    assert "train cli" in trained.stderr and "6/6" in trained.stderr
+    empty = _pmu("train", "--start", "1999-01-01", "--end", "1999-01-31", "--kind", "condlogit")
+    assert empty.returncode == 2 and f"holds {N_DAYS} days, {START}.." in empty.stderr
     listed = _pmu("models", "list", "--json")
     assert [m["version"] for m in json.loads(listed.stdout)] == [1]
     no_production = _pmu("score", "--date", (START + dt.timedelta(days=20)).isoformat())
@@ -214,10 +219,19 @@ def test_cli_train_promote_score_evaluate(db_url, marts, tmp_path):
         "cli@1",
     )
     assert evaluated.returncode == 0, evaluated.stderr
+    assert "walk-forward" in evaluated.stderr and "2/2" in evaluated.stderr  # 8 test days, 4 per fold
     result = json.loads((out / "metrics.json").read_text())
     assert result["races"] == 8 * 12
+    last_day = START + dt.timedelta(days=23)
     for png in ("calibration.png", "feature_importance.png", "cumulative_roi.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
+        title = Image.open(out / png).text["Title"]
+        assert (
+            "cli@1 (condlogit)" in title and f"held out {START + dt.timedelta(days=16)}..{last_day}" in title
+        )
+    listing = _pmu("models", "list").stdout.splitlines()
+    row = next(line for line in listing if "cli@1" in line)
+    assert " 96 " in row and f"{START + dt.timedelta(days=16)}..{last_day}" in row
     stored = registry.get_model(db_url, "cli@1").metrics
     assert stored["evaluation"]["races"] == 96
     bad = _pmu("train", "--start", "2024-13-01", "--end", last_train)

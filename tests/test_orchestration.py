@@ -469,7 +469,10 @@ def test_failed_requests_fail_the_step_and_a_rerun_lands_the_day(db_url, shared_
         )
         assert not failed.success
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
-        assert "1 programme request(s) failed" in failure.step_failure_data.error.message
+        message = failure.step_failure_data.error.message
+        assert "1 programme request(s) failed" in message
+        # the message names the URL and why it failed
+        assert f"{broken}/rest/client/1/programme/05112025" in message and "HTTP 500" in message
         # the same step against a healthy server: the day lands
         healthy = replay_server(shared_pmu / "replay")
         again = dg.materialize(
@@ -506,3 +509,102 @@ def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path):
     assert not manifest_is_stale(tmp_path, manifest)
     os.utime(model, (3_000_000, 3_000_000))  # a model edited after the parse
     assert manifest_is_stale(tmp_path, manifest)
+
+
+def test_an_unreachable_api_fails_at_once_naming_the_url_and_the_reason(db_url):
+    import socket
+
+    from orchestration.raw_assets import NETWORK_RETRY, build_raw_asset
+    from orchestration.resources import PmuApiResource
+
+    with socket.socket() as probe:  # a port nothing listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    programme = [build_raw_asset("programme", retry_policy=NETWORK_RETRY)]  # the production policy
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            programme,
+            partition_key="2025-11-05",
+            instance=instance,
+            raise_on_error=False,
+            resources={
+                "postgres": PostgresResource(url=db_url),
+                "pmu_api": PmuApiResource(base_url=refused, requests_per_second=None, max_attempts=1),
+            },
+        )
+    events = [e.event_type_value for e in result.all_events]
+    assert not result.success and "STEP_UP_FOR_RETRY" not in events  # no retry policy minutes
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "API unreachable: not retried" in message
+    assert f"{refused}/rest/client/1/programme/05112025" in message and "Connection refused" in message
+
+
+def test_failure_reasons_that_mean_no_server_can_be_reached():
+    from orchestration.raw_assets import all_unreachable, failure_description, is_unreachable
+
+    dns = (
+        "connection error: ConnectionError: ... NameResolutionError(... [Errno -2] Name or service not known)"
+    )
+    assert is_unreachable(dns) and is_unreachable("connection error: ... [Errno 111] Connection refused")
+    assert not is_unreachable("HTTP 500 after 5 attempts") and not is_unreachable("timeout: ReadTimeout")
+    failed = [{"url": f"http://h/{n}", "reason": "HTTP 503 after 5 attempts"} for n in range(5)]
+    assert not all_unreachable(failed) and not all_unreachable([])
+    text = failure_description("participants", failed)
+    assert text.splitlines()[0] == "5 participants request(s) failed:"
+    assert "http://h/0: HTTP 503 after 5 attempts" in text and "and 2 more" in text
+
+
+def test_the_clock_setting_moves_the_schedule_and_the_sensors(monkeypatch):
+    from pmu_cli.cmd_ui import clock_environment
+    from pmu_core import settings
+
+    monkeypatch.delenv("PMU_CLOCK_OFFSET_SECONDS", raising=False)
+    monkeypatch.setenv("PMU_NOW", "2025-11-30T09:00")  # Paris time: 08:00 UTC
+    assert automation.current_time() == datetime(2025, 11, 30, 8, 0, tzinfo=UTC)
+    assert settings.clock_is_set()
+    # the morning schedule, ticking on any wall day, works on the clock's day
+    repository = orchestration.defs.get_repository_def()
+    schedule = repository.get_schedule_def("morning_schedule")
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance,
+            repository_def=repository,
+            scheduled_execution_time=datetime(2031, 6, 1, 6, 0, tzinfo=UTC),
+        )
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2025-11-30"]
+    # a running clock: the offset `pmu ui --now` exports
+    monkeypatch.delenv("PMU_NOW")
+    wall = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    env = clock_environment("2025-11-30T14:00:00+01:00", wall=wall)
+    assert (
+        float(env["PMU_CLOCK_OFFSET_SECONDS"])
+        == (datetime(2025, 11, 30, 13, 0, tzinfo=UTC) - wall).total_seconds()
+    )
+    monkeypatch.setenv("PMU_CLOCK_OFFSET_SECONDS", env["PMU_CLOCK_OFFSET_SECONDS"])
+    drift = automation.current_time() - datetime(2025, 11, 30, 13, 0, tzinfo=UTC) - (datetime.now(UTC) - wall)
+    assert abs(drift.total_seconds()) < 5
+    with pytest.raises(ValueError, match="ISO"):
+        settings.parse_instant("tomorrow")
+
+
+def test_a_loud_line_names_the_live_api_only():
+    from pmu_core.facts import LIVE_API_BASE_URL
+    from pmu_core.settings import live_api_warning
+
+    assert "LIVE API" in live_api_warning(LIVE_API_BASE_URL + "/")
+    assert live_api_warning("http://127.0.0.1:8765") is None
+
+
+def test_a_fresh_manifest_is_not_parsed_again_under_dagster_dev(monkeypatch):
+    from orchestration.dbt_assets import load_project, manifest_is_stale
+    from orchestration.resources import dbt_project
+
+    project = dbt_project()
+    if manifest_is_stale(project.project_dir, project.manifest_path):
+        pytest.skip("the checkout's manifest is stale: `make dbt-parse` first")
+    monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")  # what `dagster dev` sets for every step process
+    before = project.manifest_path.stat().st_mtime_ns
+    load_project()
+    assert project.manifest_path.stat().st_mtime_ns == before

@@ -172,3 +172,24 @@ def test_each_endpoint_has_its_staging_model_reading_its_raw_table():
     for endpoint in facts.ENDPOINTS:
         node = manifest["nodes"][f"model.pmu_warehouse.{endpoint.staging_model}"]
         assert f"source.pmu_warehouse.pmu.{endpoint.raw_table}" in node["depends_on"]["nodes"], endpoint.name
+
+
+def test_every_job_schedule_sensor_and_check_has_a_description():
+    import orchestration
+
+    defs = orchestration.defs
+    repository = defs.get_repository_def()
+    graph = defs.resolve_asset_graph()
+    missing = [
+        f"job {j.name}"
+        for j in repository.get_all_jobs()
+        if not j.name.startswith("__") and not j.description
+    ]
+    missing += [f"schedule {s.name}" for s in repository.schedule_defs if not s.description]
+    missing += [f"sensor {s.name}" for s in repository.sensor_defs if not s.description]
+    specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    missing += [f"check {s.asset_key.to_user_string()}:{s.name}" for s in specs if not s.description]
+    assert len(specs) > 50 and missing == []
+    # a generic dbt test says what it checks
+    unique = next(s for s in specs if s.name == "unique_race_race_id")
+    assert unique.description == "dbt test unique on race_id"
