@@ -17,6 +17,8 @@ with snapshots as (
         specialty,
         distance_m,
         prize_eur,
+        -- what each of the first five places is paid (pre-race: the programme announces it)
+        array[prize_1st_eur, prize_2nd_eur, prize_3rd_eur, prize_4th_eur, prize_5th_eur] as prize_by_place_eur,
         coalesce(race_hippodrome_code, hippodrome_code) as hippodrome_code,
         country_code,
         going_value,
@@ -57,10 +59,12 @@ select
     distance_m,
     {{ feat_distance_band('discipline', 'distance_m') }} as distance_band,
     prize_eur,
+    prize_by_place_eur,
     hippodrome_code,
     country_code,
     going_value as going_penetrometre,
     going_label,
+    {{ feat_going_band('going_label') }} as going_band,
     track_surface as track_type,
     rail_side as rail,
     declared_runners
