@@ -20,12 +20,20 @@
     max(race_date) as last_seen_date
 {%- endmacro %}
 
-{#- Pseudo-starts of the shrinkage towards the population rate (var stat_shrinkage_k, default 20;
-    see stat_shrunk_rate). -#}
-{% macro stat_shrinkage_k() -%}
-    {%- set k = var('stat_shrinkage_k', 20) | string | trim -%}
+{#- Pseudo-starts k of the shrinkage towards the population rate (stat_shrunk_rate), per kind of
+    entity: vars stat_shrinkage_k_progeny (default 100) and stat_shrinkage_k_connection (default
+    30). Chosen by the beta-binomial method of moments on the real history: k = p(1 - p) / tau^2 - 1,
+    tau^2 being the variance of the entities' true win rates (observed variance less the binomial
+    noise p(1 - p)/starts). Sires and dam-sires differ little from one another (k ~ 120), riders and
+    trainers at a course or together much more (k ~ 20-50). -#}
+{% macro stat_shrinkage_k(kind) -%}
+    {%- set defaults = {'progeny': 100, 'connection': 30} -%}
+    {%- if kind not in defaults -%}
+        {{ exceptions.raise_compiler_error("stat_shrinkage_k: kind must be progeny or connection, got " ~ (kind | tojson)) }}
+    {%- endif -%}
+    {%- set k = var('stat_shrinkage_k_' ~ kind, defaults[kind]) | string | trim -%}
     {%- if not modules.re.match('^[0-9]{1,4}$', k) -%}
-        {{ exceptions.raise_compiler_error("stat_shrinkage_k must be a whole number of pseudo-starts, got " ~ (k | tojson)) }}
+        {{ exceptions.raise_compiler_error("stat_shrinkage_k_" ~ kind ~ " must be a whole number of pseudo-starts, got " ~ (k | tojson)) }}
     {%- endif -%}
     {{ return(k | int) }}
 {%- endmacro %}
@@ -37,9 +45,9 @@
     two weigh the same. `prior` is the rate of a runner without any edge in the race being
     featured (1 / field size for a win, min(3, field) / field size for a place), so that an
     unknown sire or pair reads as average for that field. -#}
-{% macro stat_shrunk_rate(events, starts, prior) -%}
-    ((coalesce({{ events }}, 0) + {{ stat_shrinkage_k() }} * ({{ prior }}))::double precision
-        / (coalesce({{ starts }}, 0) + {{ stat_shrinkage_k() }}))
+{% macro stat_shrunk_rate(events, starts, prior, kind) -%}
+    ((coalesce({{ events }}, 0) + {{ stat_shrinkage_k(kind) }} * ({{ prior }}))::double precision
+        / (coalesce({{ starts }}, 0) + {{ stat_shrinkage_k(kind) }}))
 {%- endmacro %}
 
 {#- The values the stats marts break down by, from one int_runner_outcome row: a missing value

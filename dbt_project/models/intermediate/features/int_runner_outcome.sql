@@ -16,8 +16,10 @@
             {'columns': ['jockey_key', 'trainer_key', 'race_date']},
             {'columns': ['sire_key', 'discipline', 'distance_band', 'race_date']},
             {'columns': ['dam_sire_key', 'discipline', 'distance_band', 'race_date']},
+            {'columns': ['sire_key', 'going_band', 'race_date']},
             {'columns': ['dam_key', 'race_date']},
-            {'columns': ['hippodrome_code', 'race_date']},
+            {'columns': ['trainer_key', 'hippodrome_code', 'race_date']},
+            {'columns': ['jockey_key', 'hippodrome_code', 'race_date']},
         ],
     )
 }}
@@ -101,18 +103,21 @@ select
     case
         when runners.has_result and not runners.is_non_runner and per_race.race_starters > 1
             then greatest(coalesce((per_race.race_starters - runners.finish_place)::numeric / (per_race.race_starters - 1), 0), 0)
-    end as finish_percentile,
+    end::double precision as finish_percentile,
     -- prize money won: the place's allocation, shared out on a dead heat
     case
         when runners.has_result and not runners.is_non_runner
             then coalesce(
                 (
-                    select round(avg(coalesce(race.prize_by_place_eur[paid.place], 0)), 2)
+                    select
+                        round(avg(coalesce((array[
+                            race.prize_1st_eur, race.prize_2nd_eur, race.prize_3rd_eur, race.prize_4th_eur, race.prize_5th_eur
+                        ])[paid.place], 0)), 2)
                     from generate_series(runners.finish_place, runners.finish_place + tied.tied_runners - 1) as paid (place)
                 ),
                 0
             )
-    end as earnings_eur
+    end::numeric(14, 2) as earnings_eur
 from runners
 left join per_race on runners.race_id = per_race.race_id
 left join tied on runners.race_id = tied.race_id and runners.finish_place = tied.finish_place
