@@ -56,7 +56,10 @@ def readme_sql_blocks(text: str, section: str = README_SECTION) -> list[str]:
 
 
 def test_readme_sql_blocks_are_found():
-    text = "## A\n### Analyst statistics\nx\n```sql\nselect 1;\n```\n#### sub\n```sql\nselect 2;\n```\n### B\n```sql\nselect 3;\n```\n"
+    text = (
+        "## A\n### Analyst statistics\nx\n```sql\nselect 1;\n```\n"
+        "#### sub\n```sql\nselect 2;\n```\n### B\n```sql\nselect 3;\n```\n"
+    )
     assert readme_sql_blocks(text) == ["select 1;\n", "select 2;\n"]
 
 
@@ -72,7 +75,9 @@ def staged(databases, tmp_path_factory):
             mp.setenv("PMU_DATABASE_URL", url)
             passes = [ReplayPass(root / "morning"), ReplayPass(root)]
             land_replayed(passes, days[:FIRST_BATCH], url)
-            build(url, select=STATS_SELECT, command="run", variables=window_vars(days[0], days[FIRST_BATCH - 1]))
+            build(
+                url, select=STATS_SELECT, command="run", variables=window_vars(days[0], days[FIRST_BATCH - 1])
+            )
             for day in days[FIRST_BATCH:]:
                 land_replayed(passes, [day], url)
                 build(url, select=STATS_SELECT, command="run", variables=window_vars(day, day))
@@ -92,12 +97,15 @@ def staged(databases, tmp_path_factory):
 def test_stats_have_content(staged):
     rows = query(
         staged["url"],
-        "select parent_type, count(*), sum(starts) from marts.progeny_stats where breakdown = 'all' group by 1",
+        "select parent_type, count(*), sum(starts) from marts.progeny_stats"
+        " where breakdown = 'all' group by 1",
     )
     by_type = {parent: (int(n), int(starts)) for parent, n, starts in rows}
     assert set(by_type) == {"sire", "dam", "damsire"}
     assert all(n > 20 and starts > 200 for n, starts in by_type.values())
-    kinds = dict(query(staged["url"], "select connection_type, count(*) from marts.connection_stats group by 1"))
+    kinds = dict(
+        query(staged["url"], "select connection_type, count(*) from marts.connection_stats group by 1")
+    )
     assert set(kinds) == {"jockey_trainer", "horse_jockey", "trainer_hippodrome", "jockey_hippodrome"}
 
 
@@ -132,7 +140,8 @@ def test_sire_totals_equal_counts_from_the_core(staged):
         key: (int(starts), int(wins))
         for key, starts, wins in query(
             staged["url"],
-            "select parent_key, starts, wins from marts.progeny_stats where parent_type = 'sire' and breakdown = 'all'",
+            "select parent_key, starts, wins from marts.progeny_stats"
+            " where parent_type = 'sire' and breakdown = 'all'",
         )
     }
     assert len(expected) > 20

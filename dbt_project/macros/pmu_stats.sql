@@ -32,7 +32,7 @@
         {{ exceptions.raise_compiler_error("stat_shrinkage_k: kind must be progeny or connection, got " ~ (kind | tojson)) }}
     {%- endif -%}
     {%- set k = var('stat_shrinkage_k_' ~ kind, defaults[kind]) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,4}$', k) -%}
+    {%- if not (k.isdigit() and k | length <= 4) -%}
         {{ exceptions.raise_compiler_error("stat_shrinkage_k_" ~ kind ~ " must be a whole number of pseudo-starts, got " ~ (k | tojson)) }}
     {%- endif -%}
     {{ return(k | int) }}

@@ -34,6 +34,7 @@ with window_runners as (
     where {{ race_date_window('race_date', 'last_seen_date') }}
 ),
 
+-- noqa: disable=LT02
 runs as (
     {%- for connection_type, first, second in connections %}
     select
@@ -48,7 +49,7 @@ runs as (
         hist.earnings_eur,
         hist.finish_percentile
     from {{ ref('int_runner_outcome') }} as hist
-    inner join (
+    inner join (  -- noqa: ST05
         select distinct
             window_runners.{{ first }},
             window_runners.{{ second }}
@@ -59,6 +60,7 @@ runs as (
     {{ "union all" if not loop.last }}
     {%- endfor %}
 )
+-- noqa: enable=LT02
 
 select
     connection_type,

@@ -29,6 +29,7 @@ with window_runners as (
     where {{ race_date_window('race_date', 'last_seen_date') }}
 ),
 
+-- noqa: disable=LT02
 runs as (
     {%- for parent_type, column in parents %}
     select
@@ -48,6 +49,7 @@ runs as (
     {{ "union all" if not loop.last }}
     {%- endfor %}
 )
+-- noqa: enable=LT02
 
 select
     parent_type,
