@@ -449,7 +449,7 @@ def test_records_to_date_count_only_earlier_days(staged, day, history):
         seen += exp_starts > 0
         if horse.startswith("id:"):
             assert pair_starts == counts.get(("horse_jockey", horse, jockey), (0, 0))[0], (horse, jockey)
-    assert seen > 100
+    assert seen > 50  # runners whose trainer has run at that course before: the check compares real counts
 
 
 # ---- 6b: lineage and data guards ----------------------------------------------------------------
