@@ -30,7 +30,7 @@ START = dt.date(2025, 3, 3)
 DAYS = 5
 FIRST_BATCH = 3  # built at once, then one window per day
 STATS_TABLES = ("marts.progeny_stats", "marts.connection_stats")
-STATS_SELECT = ("+progeny_stats", "+connection_stats", "+sire", "+dam", "+damsire", "+hippodrome")
+STATS_SELECT = ("+progeny_stats", "+connection_stats", "+sire", "+dam", "+damsire", "+hippodrome", "race")
 README_SECTION = "### Analyst statistics"
 
 
