@@ -88,7 +88,7 @@ def staged(databases, tmp_path_factory):
             prints["no_vars"] = stats_fingerprint(url)
             run_dbt(url, "run", "--full-refresh", "--select", "progeny_stats", "connection_stats")
             prints["scratch"] = stats_fingerprint(url)
-            tested = [name.lstrip("+") for name in STATS_SELECT]
+            tested = [name.lstrip("+") for name in STATS_SELECT if name != "race"]
             run_dbt(url, "test", "--select", *tested, "--exclude-resource-type", "unit_test")
         yield {"url": url, "prints": prints, "days": days}
     finally:
