@@ -30,8 +30,8 @@ DBT_POOL = "dbt"
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
 DAILY_MATERIALIZATIONS = ("incremental", "view")
 DAILY_SELECT = " ".join(f"config.materialized:{m}" for m in DAILY_MATERIALIZATIONS)
-# Layers by folder under models/; marts/core, marts/features and marts/ml are layers of their own.
-LAYER_BY_FOLDER = {name: name for name in ("staging", "intermediate", "core", "features", "ml")}
+# Layers by folder under models/; marts/core, features, stats and ml are layers of their own.
+LAYER_BY_FOLDER = {name: name for name in ("staging", "intermediate", "core", "features", "stats", "ml")}
 
 
 def model_layer(fqn: list[str]) -> str:

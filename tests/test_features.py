@@ -176,6 +176,44 @@ def history_counts(final_root: Path, days: list[str]) -> tuple[dict, dict]:
     return dict(jockey), dict(horse)
 
 
+def connection_counts(final_root: Path, days: list[str]) -> dict[tuple, list[int]]:
+    """Starts and wins of each trainer at each racecourse and of each horse (idCheval) with each
+    jockey over the final snapshots of `days`, read straight from the JSON files (a start as in
+    history_counts; the racecourse is the race's own code, else its meeting's)."""
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for day in days:
+        programme = json.loads((final_root / f"{day}.json").read_text())["programme"]
+        for meeting in programme["reunions"]:
+            for race in meeting["courses"]:
+                race_dir = final_root / day / f"R{meeting['numOfficiel']}" / f"C{race['numOrdre']}"
+                path = race_dir / "participants.json"
+                if not path.exists():
+                    continue
+                runners = json.loads(path.read_text())["participants"]
+                order = race.get("ordreArrivee") or []
+                if not order and not any(r.get("ordreArrivee") for r in runners):
+                    continue
+                winners = (
+                    set(order[0]) if order else {r["numPmu"] for r in runners if r.get("ordreArrivee") == 1}
+                )
+                course = (race.get("hippodrome") or {}).get("codeHippodrome") or meeting["hippodrome"]["code"]
+                for runner in runners:
+                    if "NON_PARTANT" in (runner.get("statut"), runner.get("incident")):
+                        continue
+                    won = runner["numPmu"] in winners
+                    trainer = person_key(runner.get("entraineur"))
+                    jockey = person_key(runner.get("driver") or runner.get("jockey"))
+                    keys = []
+                    if trainer:
+                        keys.append(("trainer_hippodrome", trainer, course))
+                    if jockey and runner.get("idCheval"):
+                        keys.append(("horse_jockey", f"id:{runner['idCheval']}", jockey))
+                    for key in keys:
+                        counts[key][0] += 1
+                        counts[key][1] += won
+    return dict(counts)
+
+
 def unguarded_post_race_reads(compiled_sql: str, *, allow_history: bool) -> list[str]:
     """Post-race fields a model's compiled SQL reads outside the allowed paths: market odds under
     the cut-off guard and (for the feature mart) the history bounded to earlier race days."""
@@ -386,6 +424,32 @@ def test_winner_of_a_race_does_not_count_its_own_win(staged):
         exp_starts, exp_wins = jockey.get(jockey_key, (0, 0))
         assert starts == exp_starts
         assert (win_rate or 0) == pytest.approx(exp_wins / exp_starts if exp_starts else 0)
+
+
+@pytest.mark.parametrize("day, history", [(DAY, BEFORE), (AFTER[0], [*BEFORE, DAY])])
+def test_records_to_date_count_only_earlier_days(staged, day, history):
+    """Records to date (trainer x course, horse x jockey) on a day equal the counts of the JSON
+    files of the days before it, so no result of the race day counts; the shrunk win rate is
+    (wins + k / field size) / (starts + k) with the default k of connections (30)."""
+    counts = connection_counts(staged["history"] / "final", history)
+    rows = query(
+        staged["url"],
+        """
+        select trainer_key, hippodrome_code, horse_key, jockey_key, f_field_size,
+               f_trainer_hippodrome_starts, f_trainer_hippodrome_win_rate_shrunk, f_horse_jockey_starts
+        from marts.feat_runner_pre_race where race_date = %s and not is_declared_non_runner""",
+        (day_of(day),),
+    )
+    assert len(rows) > 400
+    seen = 0
+    for trainer, course, horse, jockey, field, starts, win_rate, pair_starts in rows:
+        exp_starts, exp_wins = counts.get(("trainer_hippodrome", trainer, course), (0, 0))
+        assert starts == exp_starts, (trainer, course)
+        assert win_rate == pytest.approx((exp_wins + 30 / field) / (exp_starts + 30)), (trainer, course)
+        seen += exp_starts > 0
+        if horse.startswith("id:"):
+            assert pair_starts == counts.get(("horse_jockey", horse, jockey), (0, 0))[0], (horse, jockey)
+    assert seen > 50  # runners whose trainer has run at that course before: the check compares real counts
 
 
 # ---- 6b: lineage and data guards ----------------------------------------------------------------

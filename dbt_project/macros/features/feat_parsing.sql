@@ -1,32 +1,5 @@
 {#- Helpers of the feature marts. Units, keys and windows reuse the core macros (pmu_*.sql). -#}
 
-{#- Distance band within a discipline family (flat, trot and jump distances differ so much that
-    one set of cut points would put every jump race in "long"). -#}
-{% macro feat_distance_band(discipline, distance_m) -%}
-    (case
-        when {{ distance_m }} is null then null
-        when {{ discipline }} = 'PLAT' then
-            case
-                when {{ distance_m }} < 1300 then 'sprint'
-                when {{ distance_m }} < 1900 then 'mile'
-                when {{ distance_m }} < 2500 then 'middle'
-                else 'long'
-            end
-        when {{ discipline }} in ('ATTELE', 'MONTE') then
-            case
-                when {{ distance_m }} < 2200 then 'short'
-                when {{ distance_m }} < 2800 then 'middle'
-                else 'long'
-            end
-        else
-            case
-                when {{ distance_m }} < 3600 then 'short'
-                when {{ distance_m }} < 4300 then 'middle'
-                else 'long'
-            end
-    end)
-{%- endmacro %}
-
 {#- When a body was true: the HTTP Date header, else our own fetch time. -#}
 {% macro feat_known_at(alias) -%}
     coalesce({{ alias }}.served_at, {{ alias }}.fetched_at)

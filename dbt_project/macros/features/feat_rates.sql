@@ -31,3 +31,30 @@
         as f_{{ prefix }}_place_rate_{{ days }}d{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The record to date of one entity (a sire in the race's discipline, a horse with this jockey,
+    a trainer at this course...): starts, wins and places over ALL race days strictly before the
+    race day, the point-in-time version of the marts/stats records. -#}
+{% macro feat_record_to_date(alias, match) -%}
+    left join lateral (
+        select
+            count(*) as starts,
+            count(*) filter (where hist.is_winner) as wins,
+            count(*) filter (where hist.is_placed) as places
+        from {{ ref('int_runner_outcome') }} as hist
+        where
+            {{ match }}
+            and hist.is_starter
+            and hist.race_date < runner.race_date
+    ) as {{ alias }} on true
+{%- endmacro %}
+
+{#- The f_ columns of a record to date: starts, and win and place rates shrunk towards what a
+    runner without any edge gets in this race's field (stat_shrunk_rate; `kind` picks k). -#}
+{% macro feat_shrunk_columns(alias, prefix, kind) -%}
+    {{ alias }}.starts::double precision as f_{{ prefix }}_starts,
+    {{ stat_shrunk_rate(alias ~ '.wins', alias ~ '.starts', '1.0 / nullif(field.field_size, 0)', kind) }}
+        as f_{{ prefix }}_win_rate_shrunk,
+    {{ stat_shrunk_rate(alias ~ '.places', alias ~ '.starts', 'least(3, field.field_size)::numeric / nullif(field.field_size, 0)', kind) }}
+        as f_{{ prefix }}_place_rate_shrunk
+{%- endmacro %}

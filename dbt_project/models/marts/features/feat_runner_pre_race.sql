@@ -50,6 +50,7 @@ runner as (
         race.distance_m,
         race.distance_band,
         race.hippodrome_code,
+        race.going_band,
         race.going_penetrometre
     from runner_snapshot
     inner join race on runner_snapshot.race_id = race.race_id
@@ -146,6 +147,16 @@ featured as (
         {{ feat_form_columns('sire', 'sire', [730]) }},
         {{ feat_form_columns('dam_sire', 'dam_sire', [730]) }},
 
+        -- records to date (every earlier race day), rates shrunk for small samples
+        {{ feat_shrunk_columns('sire_disc', 'sire_disc', 'progeny') }},
+        {{ feat_shrunk_columns('sire_going', 'sire_going', 'progeny') }},
+        {{ feat_shrunk_columns('dam_all', 'dam', 'progeny') }},
+        {{ feat_shrunk_columns('dam_sire_disc', 'dam_sire_disc', 'progeny') }},
+        {{ feat_shrunk_columns('horse_jockey', 'horse_jockey', 'connection') }},
+        {{ feat_shrunk_columns('jockey_trainer', 'jockey_trainer', 'connection') }},
+        {{ feat_shrunk_columns('trainer_hippodrome', 'trainer_hippodrome', 'connection') }},
+        {{ feat_shrunk_columns('jockey_hippodrome', 'jockey_hippodrome', 'connection') }},
+
         -- market
         runner.odds_pre_cutoff::double precision as mkt_odds,
         case
@@ -210,6 +221,14 @@ featured as (
     {{ feat_rolling_form('pair', 'hist.jockey_key = runner.jockey_key and hist.trainer_key = runner.trainer_key', [365]) }}
     {{ feat_rolling_form('sire', 'hist.sire_key = runner.sire_key and hist.discipline = runner.discipline and hist.distance_band = runner.distance_band', [730]) }}
     {{ feat_rolling_form('dam_sire', 'hist.dam_sire_key = runner.dam_sire_key and hist.discipline = runner.discipline and hist.distance_band = runner.distance_band', [730]) }}
+    {{ feat_record_to_date('sire_disc', 'hist.sire_key = runner.sire_key and hist.discipline = runner.discipline') }}
+    {{ feat_record_to_date('sire_going', 'hist.sire_key = runner.sire_key and hist.going_band = runner.going_band') }}
+    {{ feat_record_to_date('dam_all', 'hist.dam_key = runner.dam_key') }}
+    {{ feat_record_to_date('dam_sire_disc', 'hist.dam_sire_key = runner.dam_sire_key and hist.discipline = runner.discipline') }}
+    {{ feat_record_to_date('horse_jockey', 'hist.horse_key = runner.horse_key and hist.jockey_key = runner.jockey_key') }}
+    {{ feat_record_to_date('jockey_trainer', 'hist.jockey_key = runner.jockey_key and hist.trainer_key = runner.trainer_key') }}
+    {{ feat_record_to_date('trainer_hippodrome', 'hist.trainer_key = runner.trainer_key and hist.hippodrome_code = runner.hippodrome_code') }}
+    {{ feat_record_to_date('jockey_hippodrome', 'hist.jockey_key = runner.jockey_key and hist.hippodrome_code = runner.hippodrome_code') }}
 )
 
 select * from featured
