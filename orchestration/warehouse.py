@@ -11,6 +11,7 @@ from psycopg2 import sql
 
 from orchestration.race_clock import RaceStart, races_from_programme
 from pmu_core import facts
+from pmu_core.programme import load_json
 
 
 def _raw(endpoint: str) -> sql.Composed:
@@ -30,14 +31,16 @@ def table_exists(conn, qualified_name: str) -> bool:
 
 
 def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime | None, list[RaceStart]]]:
-    """For each day that has a programme landed: when its latest body was true, and its races."""
+    """For each day that has a programme landed: when its latest body was true, and its races.
+    Bodies are read as text and parsed by load_json: psycopg2's own jsonb decoding (json.loads)
+    would raise RecursionError on a hostile body nested thousands deep."""
     if not table_exists(conn, _qualified("programme")):
         return {}
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
                 """
-                select distinct on (race_date) race_date, served_at, body
+                select distinct on (race_date) race_date, served_at, body::text
                 from {}
                 where race_date = any(%s)
                 order by race_date, served_at desc nulls last, raw_id desc
@@ -45,7 +48,10 @@ def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime |
             ).format(_raw("programme")),
             (list(days),),
         )
-        return {day: (served_at, races_from_programme(body, day)) for day, served_at, body in cur.fetchall()}
+        return {
+            day: (served_at, races_from_programme(load_json(body), day))
+            for day, served_at, body in cur.fetchall()
+        }
 
 
 def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[date, int, int]]:
