@@ -104,3 +104,33 @@ def raw_days(conn, endpoint: str = "programme") -> list[date]:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("select distinct race_date from {} order by 1").format(_raw(endpoint)))
         return [row[0] for row in cur.fetchall()]
+
+
+BODIES_WITHOUT_ROWS = "staging.bodies_without_rows"  # dbt: stg_pmu__bodies_without_rows
+
+
+def bodies_without_rows(conn, days: Iterable[date]) -> list[tuple[str, str, str]]:
+    """(endpoint, url, reason) of the landed bodies of `days` that give staging no rows (the dbt
+    quarantine view; empty when it is not built yet)."""
+    if not table_exists(conn, BODIES_WITHOUT_ROWS):
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            "select endpoint, url, reason from staging.bodies_without_rows where race_date = any(%s) "
+            "order by race_date, endpoint, raw_id",
+            (list(days),),
+        )
+        return [tuple(row) for row in cur.fetchall()]
+
+
+def days_without_race_bodies(conn, days: Iterable[date]) -> list[date]:
+    """Days whose latest programme lists races (not all cancelled) but for which not one
+    participants body landed: a day the extractor could not read at all (see extract/ingest.py)."""
+    days = list(days)
+    programmes = latest_programmes(conn, days)
+    with_runners = {d for d, _, _ in landed_race_keys(conn, "participants", days)}
+    return sorted(
+        day
+        for day, (_, races) in programmes.items()
+        if any(not race.cancelled for race in races) and day not in with_runners
+    )
