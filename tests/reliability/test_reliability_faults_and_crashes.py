@@ -121,18 +121,17 @@ def test_b_sigkill_at_seeded_moments_then_rerun_equals_an_uninterrupted_run(
     assert raw_and_core(db_url) == raw_and_core(clean_url)
 
 
-def _copy_running(url: str) -> bool:
-    try:
-        rows = query(
-            url,
-            "select count(*) from pg_stat_activity where state = 'active' and query ilike 'copy raw.pmu_%%'",
+def _copy_waiting(conn) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from pg_stat_activity where state = 'active' and query ilike 'copy \"raw\".%%'"
         )
-    except psycopg2.Error:
-        return False
-    return rows[0][0] > 0
+        return cur.fetchone()[0] > 0
 
 
 def test_c_sigkill_of_postgresql_during_a_copy_then_restart_and_rerun_is_identical(synthetic_days, databases):
+    """The kill lands while a COPY into a raw table is under way: the test holds a SHARE lock on
+    the raw tables, so the next batch's COPY waits in the middle of its transaction."""
     start, end = day_range(synthetic_days)
     _, clean_url = databases.create()
     home = Path(tempfile.mkdtemp(prefix="pmu-rel-"))
@@ -144,7 +143,11 @@ def test_c_sigkill_of_postgresql_during_a_copy_then_restart_and_rerun_is_identic
             assert clean.wait(timeout=600) == 0, clean.stderr.read()
             proc = _backfill(url, server.base_url, start, end)
             try:
-                _kill_when(proc, lambda: raw_count(url) > 50 and _copy_running(url))
+                _kill_when(proc, lambda: raw_count(url) > 50)
+                blocker = psycopg2.connect(url)
+                with blocker.cursor() as cur:
+                    cur.execute("lock table " + ", ".join(f"raw.{t}" for t in RAW) + " in share mode")
+                    _kill_when(proc, lambda: _copy_waiting(blocker))
                 postmaster = int((settings.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
                 os.kill(postmaster, signal.SIGKILL)
                 assert proc.wait(timeout=120) != 0  # the backfill saw its database die
