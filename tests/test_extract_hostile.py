@@ -362,3 +362,43 @@ def test_a_day_whose_races_give_no_body_is_a_warning_and_not_final(tmp_path, db_
         "ingest", "--date", "2025-11-05", PMU_DATABASE_URL=db_url, PMU_API_BASE_URL=replay_server(tmp_path)
     )
     assert "warning: 2025-11-05: the programme lists 2 races" in summary.stdout
+
+
+# ---- 2. and 4. huge numbers and bodies that give no rows -------------------------------------------
+
+
+def test_an_impossible_start_time_is_no_time_for_the_clock():
+    from orchestration.race_clock import races_from_programme
+    from pmu_core.programme import start_time
+
+    assert start_time(1e20) is None and start_time(-1e20) is None and start_time(10**30) is None
+    body = programme_of([(1, 1), (1, 2)])
+    body["programme"]["reunions"][0]["courses"][0]["heureDepart"] = 1e20
+    body["programme"]["reunions"][0]["courses"][1]["heureDepart"] = 1762350000000
+    assert [r.race_num for r in races_from_programme(body, DAY)] == [2]
+
+
+def test_bodies_without_rows_and_days_without_race_bodies_are_what_the_checks_read(
+    tmp_path, db_url, replay_server
+):
+    from pipeline.build import build
+
+    write_day(tmp_path, programme_of([(1, 1), (1, 2)]), {(1, 1): b"null", (1, 2): b'{"participants": {}}'})
+    ingest_day(DAY, config=config_for(replay_server(tmp_path)), db_url=db_url)
+    empty_day = date(2025, 11, 6)
+    next_day = programme_of([(1, 1)])  # a programme (the checks read races with a start), no race body
+    next_day["programme"]["reunions"][0]["courses"][0]["heureDepart"] = 1762437000000
+    (tmp_path / "06112025.json").write_text(json.dumps(next_day))
+    ingest_day(empty_day, config=config_for(replay_server(tmp_path)), db_url=db_url, only=["programme"])
+    build(db_url, select=("stg_pmu__bodies_without_rows",), command="run")
+    with psycopg2.connect(db_url) as conn:
+        quarantined = warehouse.bodies_without_rows(conn, [DAY, empty_day])
+        assert warehouse.days_without_race_bodies(conn, [DAY, empty_day]) == [empty_day]
+    assert [(endpoint, url.rsplit("/programme/", 1)[1], reason) for endpoint, url, reason in quarantined] == [
+        (
+            "participants",
+            "05112025/R1/C1/participants",
+            "participants is missing (or the body is not an object)",
+        ),
+        ("participants", "05112025/R1/C2/participants", "participants is object, not an array"),
+    ]
