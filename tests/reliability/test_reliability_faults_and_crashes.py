@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg2
+import psycopg2.sql
 import pytest
 from reliability_helpers import day_range, empty_database, pmu, query, servable_files
 
@@ -23,7 +24,6 @@ from extract.client import ClientConfig
 from extract.ingest import backfill
 from pipeline.build import build
 from pmu_core import db
-from pmu_core.fingerprint import fingerprint
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
 from pmu_core.settings import Settings
 
@@ -50,11 +50,37 @@ def raw_count(url: str) -> int:
         return 0
 
 
+def digest(url: str, qualified: str) -> tuple[int, str]:
+    """(rows, md5 of the sorted rows) of a table, over every column but the identity ids (raw_id
+    and the *_raw_id copies of it: a crash leaves gaps in a sequence, by design) and our clock
+    (fetched_at); URLs by path (a replay server's port is random)."""
+    schema, table = qualified.split(".")
+    columns = [
+        name
+        for (name,) in query(
+            url,
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "order by ordinal_position",
+            (schema, table),
+        )
+        if not name.endswith("raw_id") and name not in ("fetched_at", "finished_at", "run_id")
+    ]
+    shown = [
+        psycopg2.sql.SQL("regexp_replace({0}, '^[a-z]+://[^/]+', '')").format(psycopg2.sql.Identifier(c))
+        if c == "url"
+        else psycopg2.sql.SQL("coalesce({}::text, '\\N')").format(psycopg2.sql.Identifier(c))
+        for c in columns
+    ]
+    statement = psycopg2.sql.SQL(
+        "select count(*), coalesce(md5(string_agg(r, E'\\n' order by r)), '') from "
+        "(select concat_ws('|', {}) as r from {}) as t"
+    ).format(psycopg2.sql.SQL(", ").join(shown), psycopg2.sql.Identifier(schema, table))
+    return tuple(query(url, statement)[0])
+
+
 def raw_and_core(url: str) -> dict:
     build(url, select=("+marts.race", "+marts.race_participant", "+marts.race_meeting", "+marts.race_bet"))
-    prints = fingerprint(url, ("raw", "marts"))
-    keep = {f"raw.{t}" for t in RAW} | set(CORE)
-    return {name: value for name, value in prints.items() if name in keep}
+    return {name: digest(url, name) for name in (*(f"raw.{t}" for t in RAW), *CORE)}
 
 
 def test_a_under_30_percent_faults_one_backfill_lands_every_servable_body_once(synthetic_days, db_url):
