@@ -65,6 +65,7 @@ def digest(url: str, qualified: str) -> tuple[int, str]:
         )
         if not name.endswith("raw_id") and name not in ("fetched_at", "finished_at", "run_id")
     ]
+    assert columns, f"{qualified} does not exist"
     shown = [
         psycopg2.sql.SQL("regexp_replace({0}, '^[a-z]+://[^/]+', '')").format(psycopg2.sql.Identifier(c))
         if c == "url"
@@ -79,7 +80,7 @@ def digest(url: str, qualified: str) -> tuple[int, str]:
 
 
 def raw_and_core(url: str) -> dict:
-    build(url, select=("+marts.race", "+marts.race_participant", "+marts.race_meeting", "+marts.race_bet"))
+    build(url, select=tuple("+" + name.split(".")[1] for name in CORE))
     return {name: digest(url, name) for name in (*(f"raw.{t}" for t in RAW), *CORE)}
 
 
