@@ -24,7 +24,6 @@ not stored twice.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -33,18 +32,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-import orjson
 import psycopg2
 from psycopg2 import sql
 from tqdm import tqdm
 
 from extract import EXTRACTOR_VERSION
-from extract.client import ClientConfig, FetchResult, PmuClient
+from extract.client import ClientConfig, FetchResult, PmuClient, backoff_delay
 from extract.endpoints import day_is_final, parse_only, races_to_fetch
-from extract.landing import BatchOutcome, BodyKey, Lander, ensure_raw_tables
+from extract.landing import BatchOutcome, BodyKey, Lander, ensure_raw_tables, precheck_body
 from pmu_core import db
 from pmu_core.facts import CANCELLED_STATUSES, ENDPOINT_NAMES, RAW_SCHEMA, RAW_TABLES, api_path
-from pmu_core.programme import ProgrammeRace, programme_races
+from pmu_core.programme import ProgrammeRace, load_json, programme_races, unaddressable_races
 
 __all__ = [
     "COUNT_FIELDS",
@@ -57,6 +55,10 @@ __all__ = [
     "ingest_days",
     "merge_reports",
 ]
+
+# How many times in a row a body may come back with the same rejected bytes before it is given up.
+IDENTICAL_REJECTIONS = 3
+LANDED = ("new", "unchanged")  # the outcomes after which a body is in raw
 
 # The counters a day report adds to a total (BackfillReport.add, merge_reports).
 COUNT_FIELDS = (
@@ -88,6 +90,7 @@ class DayReport:
     rapports_awaited: int = 0  # of those, races not cancelled: their rapports may still come
     rejected: int = 0  # bodies refused as jsonb (kept in raw.rejected_bodies), retried or not
     failed: list[dict] = field(default_factory=list)  # {url, reason}: nothing landed for that URL
+    warnings: list[str] = field(default_factory=list)  # e.g. a day whose races gave no body at all
     bytes_landed: int = 0  # bytes of the new bodies stored
     is_final: bool = False  # assessed after a full ingest only (all endpoints)
     endpoints: list[str] = field(default_factory=lambda: list(ENDPOINT_NAMES))
@@ -105,6 +108,10 @@ class DayReport:
         """Record a URL for which nothing landed."""
         with self._lock:
             self.failed.append({"url": url, "reason": reason})
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            self.warnings.append(message)
 
     def as_dict(self) -> dict:
         with self._lock:
@@ -128,14 +135,16 @@ class BackfillReport:
     not_announced: int = 0
     rejected: int = 0
     failed: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     bytes_landed: int = 0
 
     def add(self, day: DayReport) -> None:
-        """Add a day's COUNT_FIELDS, failures and finality (not `days`: that is the range's)."""
+        """Add a day's COUNT_FIELDS, failures, warnings and finality (not `days`: the range's)."""
         with day._lock:
             for name in COUNT_FIELDS:
                 setattr(self, name, getattr(self, name) + getattr(day, name))
             self.failed.extend(day.failed)
+            self.warnings.extend(day.warnings)
             self.days_final += day.is_final
 
     def as_dict(self) -> dict:
@@ -237,13 +246,22 @@ def _land_rounds(
     progress: Progress | None,
 ) -> dict[BodyKey, tuple[str, FetchResult]]:
     """Land one endpoint's fetched `results` (of `items`); rejected bodies whose fault looks like
-    transport are fetched again (bounded rounds; a body rejected twice with the same bytes is not
-    asked again). Returns each key's final (outcome, result)."""
+    transport are fetched again, up to `max_attempts` rounds. A body rejected with the same bytes
+    as last time may still be a cut transfer (a proxy cutting at a fixed size): it is asked again
+    after a backoff, at most IDENTICAL_REJECTIONS times in all. Returns each key's final
+    (outcome, result)."""
+    config = client.config
     final: dict[BodyKey, tuple[str, FetchResult]] = {}
     last_reject: dict[BodyKey, str] = {}
+    identical: dict[BodyKey, int] = {}
     pending = items
-    for round_num in range(1, client.config.max_attempts + 1):
+    for round_num in range(1, config.max_attempts + 1):
         if round_num > 1:
+            repeats = max((identical.get(tag, 1) for _, tag in pending), default=1)
+            if repeats > 1:  # the same broken bytes again: give the other end time
+                base, cap = config.backoff_base_seconds, config.backoff_max_seconds
+                delay = backoff_delay(repeats - 1, base, cap, 0.5)
+                time.sleep(delay)
             results = client.fetch_many(pending)
         batch = lander.land(results)
         _count_batch(report, results, batch)
@@ -254,13 +272,12 @@ def _land_rounds(
             key = result.tag
             final[key] = (outcome, result)
             rejection = batch.rejections.get(idx)
-            if (
-                rejection is not None
-                and rejection.retryable
-                and round_num < client.config.max_attempts
-                and last_reject.get(key) != rejection.sha256
-            ):
-                last_reject[key] = rejection.sha256
+            if rejection is None or not rejection.retryable:
+                continue
+            same = last_reject.get(key) == rejection.sha256
+            identical[key] = identical.get(key, 1) + 1 if same else 1
+            last_reject[key] = rejection.sha256
+            if round_num < config.max_attempts and identical[key] < IDENTICAL_REJECTIONS:
                 retry.append(pending[idx])
         if not retry:
             break
@@ -293,7 +310,10 @@ def _latest_landed_programme(lander: Lander, day: date) -> tuple[dict, datetime 
             (day,),
         )
         row = cur.fetchone()
-    return (json.loads(row[0]), row[1]) if row else None
+    if row is None:
+        return None
+    body = load_json(row[0])
+    return (body, row[1]) if isinstance(body, dict) else None
 
 
 def _programme_of_this_run(
@@ -304,18 +324,16 @@ def _programme_of_this_run(
     progress: Progress | None,
     landing: ThreadPoolExecutor,
 ) -> tuple[dict | None, datetime | None, Future | None]:
-    """Fetch the day's programme. When its body parses, the races are read from it straight away
-    and it is queued for landing (returned future) while the races' endpoints are fetched;
+    """Fetch the day's programme. When its body parses (and passes the landing's precheck), the
+    races are read from it straight away and it is queued for landing (returned future) while the
+    races' endpoints are fetched: their landings wait for its outcome (_land_after_programme);
     otherwise it lands now, with its retry rounds, and the body that landed (if any) is used."""
     key = BodyKey("programme", day, None, None)
     items = [(api_path("programme", day), key)]
     results = client.fetch_many(items)
     result = results[0]
-    if result.status == "ok":
-        try:
-            body = orjson.loads(result.body)  # 1.4 ms against json's 3.7 ms on a 0.5 MB programme
-        except ValueError:  # orjson.JSONDecodeError is one
-            body = None
+    if result.status == "ok" and precheck_body(result.body) is None:
+        body = load_json(result.body)  # orjson: 1.4 ms against json's 3.7 ms on a 0.5 MB programme
         if isinstance(body, dict):
             return (
                 body,
@@ -325,8 +343,32 @@ def _programme_of_this_run(
     outcome, result = landing.submit(_land_rounds, client, lander, items, results, report, progress).result()[
         key
     ]
-    body = json.loads(result.body) if outcome in ("new", "unchanged") else None
-    return body, result.served_at, None
+    body = load_json(result.body) if outcome in LANDED else None
+    return (body if isinstance(body, dict) else None), result.served_at, None
+
+
+def _land_after_programme(
+    programme_landing: Future | None,
+    client: PmuClient,
+    lander: Lander,
+    items: list[tuple[str, BodyKey]],
+    results: list[FetchResult],
+    report: DayReport,
+    progress: Progress | None,
+) -> dict[BodyKey, tuple[str, FetchResult]]:
+    """Land a race endpoint's bodies, unless the programme they were asked from (this run's, read
+    before it landed) was refused by the database: races read from a body that is not in raw
+    would land runners with no programme row. Then each URL is a failure, and the day not final."""
+    if programme_landing is not None:
+        (outcome, programme), *_ = programme_landing.result().values()
+        if outcome not in LANDED:
+            for _, result in zip(items, results, strict=True):
+                report.fail(
+                    result.url,
+                    f"not landed: the programme it was asked from ({programme.url}) was {outcome}",
+                )
+            return {}
+    return _land_rounds(client, lander, items, results, report, progress)
 
 
 def _record_day_run(lander: Lander, day: date, report: DayReport, served_at: datetime | None) -> None:
@@ -361,11 +403,20 @@ def _finish_day(
     report: DayReport,
 ) -> DayReport:
     """The day's last job on the landing thread, after all its landings (one thread, in order):
-    a landing that raised stops here, before the day is recorded as run."""
+    a landing that raised stops here, before the day is recorded as run. A day whose programme
+    lists races but whose races gave no body at all (every URL 204: a replay folder not readable,
+    a site outage) is a warning and never final: a later run must ask again."""
+    race_bodies = 0
     for landed in landings:
-        landed.result()
+        outcomes = landed.result()
+        race_bodies += sum(
+            key.endpoint != "programme" and outcome in LANDED for key, (outcome, _) in outcomes.items()
+        )
+    nothing_landed = bool(races) and race_bodies == 0 and len(endpoints) > 1
+    if nothing_landed:
+        report.warn(f"{day}: the programme lists {len(races)} races but none of them gave a body")
     if tuple(endpoints) == ENDPOINT_NAMES:
-        report.is_final = day_is_final(
+        report.is_final = not nothing_landed and day_is_final(
             day, races, served_at, complete=not report.failed, races_not_asked=report.rapports_awaited
         )
         _record_day_run(lander, day, report, served_at)
@@ -393,10 +444,13 @@ def _start_day(
     landings: list[Future] = []
     programme: dict | None = None
     served_at: datetime | None = None
+    programme_landing: Future | None = None  # this run's programme, landing while races are fetched
     if "programme" in endpoints:
-        programme, served_at, landed = _programme_of_this_run(day, client, lander, report, progress, landing)
-        if landed is not None:
-            landings.append(landed)
+        programme, served_at, programme_landing = _programme_of_this_run(
+            day, client, lander, report, progress, landing
+        )
+        if programme_landing is not None:
+            landings.append(programme_landing)
     programme_is_fresh = programme is not None
     if programme is None:
         latest = landing.submit(_latest_landed_programme, lander, day).result()
@@ -410,10 +464,15 @@ def _start_day(
             )
     races: list[ProgrammeRace] | None = None
     if programme is not None:
+        programme_url = client.config.url(api_path("programme", day))
         try:
             races = programme_races(programme, day)
+            unaddressable = unaddressable_races(programme)
         except ValueError as exc:
-            report.fail(client.config.url(api_path("programme", day)), str(exc))
+            report.fail(programme_url, str(exc))
+        else:
+            for problem in unaddressable:  # the day stays not final: never silently short of races
+                report.fail(programme_url, f"race not fetched: {problem}")
     report.count(races=len(races or []))
     for endpoint in endpoints:
         if endpoint == "programme" or not races:
@@ -435,7 +494,11 @@ def _start_day(
         if not items:
             continue
         results = client.fetch_many(items)
-        landings.append(landing.submit(_land_rounds, client, lander, items, results, report, progress))
+        landings.append(
+            landing.submit(
+                _land_after_programme, programme_landing, client, lander, items, results, report, progress
+            )
+        )
     # a run limited to some races says nothing of the day's completeness
     recorded = endpoints if race_ids is None else ()
     return landing.submit(_finish_day, landings, day, recorded, races, served_at, lander, report)

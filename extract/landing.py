@@ -25,19 +25,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
 import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
 from extract import EXTRACTOR_VERSION
 from extract.client import FetchResult
+from pmu_core.db import SCHEMA_LOCK_CLASS
 from pmu_core.facts import ENDPOINT_NAMES, ENDPOINTS, RAW_SCHEMA, RAW_TABLES
+from pmu_core.programme import MAX_JSON_DEPTH
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # pg_advisory_xact_lock(int, int) keys: ("PMU", 0) guards the schema; ("PMU" + 1 + endpoint index
 # in the registry, day ordinal) one endpoint of one day, so that different endpoints of a day land
 # side by side.
-ADVISORY_LOCK_CLASS = 0x504D55
+ADVISORY_LOCK_CLASS = SCHEMA_LOCK_CLASS
 _LOCK_CLASSES = {name: ADVISORY_LOCK_CLASS + 1 + index for index, name in enumerate(ENDPOINT_NAMES)}
 # SQLSTATE of JSON syntax errors: a cut or garbled transfer, worth fetching again. Others (22P05
 # \u0000, bad escapes) are in the body itself and would come back identical.
@@ -93,10 +96,23 @@ def content_sha256(body: bytes, body_sha256: str | None = None) -> str:
     return body_sha256 or sha256_hex(body)
 
 
+def too_deep(body: bytes) -> bool:
+    """Whether a JSON text nests past MAX_JSON_DEPTH. The bracket count bounds the depth, so real
+    bodies stop at two C-speed counts; past it, orjson (whose limit that is) judges."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return "depth limit" in str(exc)
+    return False
+
+
 def precheck_body(body: bytes) -> tuple[str, bool] | None:
     """What makes a body unstorable before PostgreSQL even sees it, as (reason, retryable); None
     when it may go on. JSON validity itself is left to PostgreSQL's jsonb parser, the judge that
-    counts (and the one that is fast)."""
+    counts (and the one that is fast); nesting past MAX_JSON_DEPTH is refused here, as PostgreSQL
+    would fail the whole batch on its stack depth (54001) and every Python reader recurse out."""
     if not body:
         return "empty body", True
     if b"\x00" in body:
@@ -106,6 +122,8 @@ def precheck_body(body: bytes) -> tuple[str, bool] | None:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return f"not UTF-8: {exc}", False
+    if too_deep(body):
+        return f"nested deeper than {MAX_JSON_DEPTH} levels", False
     return None
 
 
@@ -333,33 +351,67 @@ class Lander:
 
     def _copy_bodies(self, cur, table, results, keys, shas, contents, candidates, outcome) -> None:
         """COPY the new bodies; if PostgreSQL refuses one as jsonb, ask it which and why
-        (pg_input_error_info), reject those, and COPY the rest."""
+        (pg_input_error_info), reject those, and COPY the rest. A refusal that is not a soft jsonb
+        error (a stack depth exceeded, 54001, or any other data or limit error) falls back to one
+        COPY per body, so that one bad body costs that body only."""
         if not candidates:
             return
         cur.execute("savepoint fast_path")
         try:
             self._copy_rows(cur, table, results, keys, shas, contents, candidates)
-        except psycopg2.DataError:
+        except psycopg2.Error as exc:
+            if not _is_body_error(exc):
+                raise
             cur.execute("rollback to savepoint fast_path")
-            cur.execute(
-                """
-                select b.i, e.sql_error_code, e.message, e.detail
-                from unnest(%s::text[]) with ordinality as b (body, i)
-                cross join lateral pg_input_error_info(b.body, 'jsonb') as e
-                where e.message is not null
-            """,
-                ([results[idx].body.decode("utf-8") for idx in candidates],),
-            )
-            for position, code, message, detail in cur.fetchall():
-                idx = candidates[position - 1]
-                reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
-                outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
-                outcome.outcomes[idx] = "rejected"
-            candidates = [idx for idx in candidates if idx not in outcome.rejections]
-            self._copy_rows(cur, table, results, keys, shas, contents, candidates)
+            try:
+                candidates = self._reject_invalid_jsonb(cur, results, shas, candidates, outcome)
+                self._copy_rows(cur, table, results, keys, shas, contents, candidates)
+            except psycopg2.Error as again:
+                if not _is_body_error(again):
+                    raise
+                cur.execute("rollback to savepoint fast_path")
+                candidates = self._copy_one_by_one(
+                    cur, table, results, keys, shas, contents, candidates, outcome
+                )
         for idx in candidates:
             outcome.outcomes[idx] = "new"
             outcome.bytes_new += len(results[idx].body)
+
+    def _reject_invalid_jsonb(self, cur, results, shas, candidates, outcome) -> list[int]:
+        """Reject the candidates that pg_input_error_info finds invalid as jsonb; the others."""
+        cur.execute(
+            """
+            select b.i, e.sql_error_code, e.message, e.detail
+            from unnest(%s::text[]) with ordinality as b (body, i)
+            cross join lateral pg_input_error_info(b.body, 'jsonb') as e
+            where e.message is not null
+        """,
+            ([results[idx].body.decode("utf-8") for idx in candidates],),
+        )
+        for position, code, message, detail in cur.fetchall():
+            idx = candidates[position - 1]
+            reason = f"invalid jsonb ({code}): {message}" + (f" {detail}" if detail else "")
+            outcome.rejections[idx] = Rejection(reason, code in RETRYABLE_SQLSTATES, shas[idx])
+            outcome.outcomes[idx] = "rejected"
+        return [idx for idx in candidates if idx not in outcome.rejections]
+
+    def _copy_one_by_one(self, cur, table, results, keys, shas, contents, candidates, outcome) -> list[int]:
+        """COPY each body under its own savepoint; reject those PostgreSQL refuses. The landed."""
+        landed = []
+        for idx in candidates:
+            cur.execute("savepoint one_body")
+            try:
+                self._copy_rows(cur, table, results, keys, shas, contents, [idx])
+            except psycopg2.Error as exc:
+                if not _is_body_error(exc):
+                    raise
+                cur.execute("rollback to savepoint one_body")
+                reason = f"refused by PostgreSQL ({exc.pgcode}): {(exc.pgerror or str(exc)).strip()}"
+                outcome.rejections[idx] = Rejection(reason, exc.pgcode in RETRYABLE_SQLSTATES, shas[idx])
+                outcome.outcomes[idx] = "rejected"
+            else:
+                landed.append(idx)
+        return landed
 
     def _copy_rows(self, cur, table, results, keys, shas, contents, indexes) -> None:
         buffer = io.BytesIO()
@@ -462,6 +514,13 @@ class Lander:
             buffer,
             size=_COPY_BUFFER,
         )
+
+
+def _is_body_error(exc: psycopg2.Error) -> bool:
+    """An error that a body's content can cause: a data exception (SQLSTATE class 22) or a
+    program limit (class 54: stack depth, too many levels). Anything else (a lost connection, a
+    full disk) is the batch's, not the body's."""
+    return (exc.pgcode or "")[:2] in ("22", "54")
 
 
 def _latest_hashes(cur, table: sql.Composable, days: list[date]) -> dict[tuple, str]:

@@ -1,6 +1,7 @@
 """Checks on the core marts that dbt's own tests cannot express: the warehouse agrees with the
 raw bodies it came from (every programme race is a `marts.race` row, every race with a field has
-runners) and is not behind the raw layer."""
+runners, every landed body gives rows, every day with races gave bodies) and is not behind the raw
+layer."""
 
 from collections.abc import Sequence
 from datetime import date
@@ -72,7 +73,21 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
                 metadata={"latest_raw_day": latest, "core_races_that_day": len(built)},
             )
 
-        checks += [every_programme_race_in_core, core_not_behind_raw]
+        @dg.asset_check(
+            asset=RACE_KEY, description="every day whose programme lists races has participants bodies"
+        )
+        def every_programme_day_has_race_bodies(
+            context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+        ):
+            with postgres.connection() as conn:
+                days = _days(context, conn)
+                empty = warehouse.days_without_race_bodies(conn, days)
+            return dg.AssetCheckResult(
+                passed=not empty,
+                metadata={"days": len(days), "days_without_race_bodies": [d.isoformat() for d in empty]},
+            )
+
+        checks += [every_programme_race_in_core, core_not_behind_raw, every_programme_day_has_race_bodies]
 
     if RUNNER_KEY in asset_keys:
 
@@ -91,5 +106,22 @@ def build_core_checks(asset_keys: Sequence[dg.AssetKey]) -> list[dg.AssetChecksD
                 metadata={"races_with_participants": len(expected), "missing_races": missing[:50]},
             )
 
-        checks.append(runners_for_every_race_with_participants)
+        @dg.asset_check(
+            asset=RUNNER_KEY,
+            description="every landed body gives staging rows (staging.bodies_without_rows is empty)",
+        )
+        def every_landed_body_yields_rows(context: dg.AssetCheckExecutionContext, postgres: PostgresResource):
+            with postgres.connection() as conn:
+                days = _days(context, conn)
+                empty = warehouse.bodies_without_rows(conn, days)
+            return dg.AssetCheckResult(
+                passed=not empty,
+                metadata={
+                    "days": len(days),
+                    "bodies_without_rows": len(empty),
+                    "examples": [f"{endpoint} {url}: {reason}" for endpoint, url, reason in empty[:20]],
+                },
+            )
+
+        checks += [runners_for_every_race_with_participants, every_landed_body_yields_rows]
     return checks

@@ -11,6 +11,7 @@ from psycopg2 import sql
 
 from orchestration.race_clock import RaceStart, races_from_programme
 from pmu_core import facts
+from pmu_core.programme import load_json
 
 
 def _raw(endpoint: str) -> sql.Composed:
@@ -30,14 +31,16 @@ def table_exists(conn, qualified_name: str) -> bool:
 
 
 def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime | None, list[RaceStart]]]:
-    """For each day that has a programme landed: when its latest body was true, and its races."""
+    """For each day that has a programme landed: when its latest body was true, and its races.
+    Bodies are read as text and parsed by load_json: psycopg2's own jsonb decoding (json.loads)
+    would raise RecursionError on a hostile body nested thousands deep."""
     if not table_exists(conn, _qualified("programme")):
         return {}
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
                 """
-                select distinct on (race_date) race_date, served_at, body
+                select distinct on (race_date) race_date, served_at, body::text
                 from {}
                 where race_date = any(%s)
                 order by race_date, served_at desc nulls last, raw_id desc
@@ -45,7 +48,10 @@ def latest_programmes(conn, days: Iterable[date]) -> dict[date, tuple[datetime |
             ).format(_raw("programme")),
             (list(days),),
         )
-        return {day: (served_at, races_from_programme(body, day)) for day, served_at, body in cur.fetchall()}
+        return {
+            day: (served_at, races_from_programme(load_json(body), day))
+            for day, served_at, body in cur.fetchall()
+        }
 
 
 def landed_race_keys(conn, endpoint: str, days: Iterable[date]) -> set[tuple[date, int, int]]:
@@ -109,3 +115,33 @@ def latest_fetch(conn, endpoint: str, day: date) -> datetime | None:
             sql.SQL("select max(fetched_at) from {} where race_date = %s").format(_raw(endpoint)), (day,)
         )
         return cur.fetchone()[0]
+
+
+BODIES_WITHOUT_ROWS = "staging.bodies_without_rows"  # dbt: stg_pmu__bodies_without_rows
+
+
+def bodies_without_rows(conn, days: Iterable[date]) -> list[tuple[str, str, str]]:
+    """(endpoint, url, reason) of the landed bodies of `days` that give staging no rows (the dbt
+    quarantine view; empty when it is not built yet)."""
+    if not table_exists(conn, BODIES_WITHOUT_ROWS):
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            "select endpoint, url, reason from staging.bodies_without_rows where race_date = any(%s) "
+            "order by race_date, endpoint, raw_id",
+            (list(days),),
+        )
+        return [tuple(row) for row in cur.fetchall()]
+
+
+def days_without_race_bodies(conn, days: Iterable[date]) -> list[date]:
+    """Days whose latest programme lists races (not all cancelled) but for which not one
+    participants body landed: a day the extractor could not read at all (see extract/ingest.py)."""
+    days = list(days)
+    programmes = latest_programmes(conn, days)
+    with_runners = {d for d, _, _ in landed_race_keys(conn, "participants", days)}
+    return sorted(
+        day
+        for day, (_, races) in programmes.items()
+        if any(not race.cancelled for race in races) and day not in with_runners
+    )

@@ -117,6 +117,7 @@ def format_summary(data: dict) -> str:
         lines.append(f"  failed {failure['url']}: {failure['reason']}")
     if len(data["failed"]) > MAX_FAILURES_SHOWN:
         lines.append(f"  ... and {len(data['failed']) - MAX_FAILURES_SHOWN} more (raw.fetch_log)")
+    lines.extend(f"warning: {warning}" for warning in data.get("warnings", []))
     return "\n".join(lines)
 
 

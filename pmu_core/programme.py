@@ -8,7 +8,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import orjson
+
 from pmu_core.facts import CANCELLED_STATUSES, FINAL_RACE_STATUSES, race_id
+
+# Deeper than this a body is refused (orjson's own limit): no real body nests past a dozen levels,
+# and a hostile one would blow Python's recursion limit (json) or PostgreSQL's stack (54001).
+MAX_JSON_DEPTH = 1024
+
+
+def load_json(data: bytes | str | None):
+    """A body parsed (orjson), or None when it is not JSON or nests deeper than MAX_JSON_DEPTH.
+    Never raises RecursionError, unlike json.loads on a hostile body."""
+    if data is None:
+        return None
+    try:
+        return orjson.loads(data)
+    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
+        return None
 
 
 @dataclass(frozen=True, order=True)
@@ -36,9 +53,18 @@ class ProgrammeRace:
         return self.status in CANCELLED_STATUSES
 
 
-def _number(value) -> int | None:
-    # bool is an int in Python, not a race number
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def race_number(value) -> int | None:
+    """A meeting or race number as served: an int, or what is unambiguously one (`2.0`, `"2"`,
+    `" 2 "`); None otherwise (bool, `1.5`, `"2a"`, absent)."""
+    if isinstance(value, bool):  # bool is an int in Python, not a race number
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def start_time(epoch_ms) -> datetime | None:
@@ -51,19 +77,59 @@ def start_time(epoch_ms) -> datetime | None:
         return None
 
 
-def programme_races(body: Mapping, race_date: date | None = None) -> list[ProgrammeRace]:
-    """Races of a programme body by meeting `numOfficiel` and race `numOrdre`, sorted, each once.
-    Races without integer numbers are not addressable and are left out. Raises ValueError when the
-    body is not a programme."""
+def _meetings(body) -> list:
     try:
         meetings = body["programme"]["reunions"]
     except (KeyError, TypeError) as exc:
         raise ValueError("not a programme body: no programme.reunions") from exc
+    if meetings is not None and not isinstance(meetings, list):
+        raise ValueError("not a programme body: programme.reunions is not a list")
+    return meetings or []
+
+
+def _courses(meeting) -> list:
+    courses = meeting.get("courses") if isinstance(meeting, Mapping) else None
+    return courses if isinstance(courses, list) else []
+
+
+def unaddressable_races(body: Mapping) -> list[str]:
+    """What a programme lists that programme_races cannot address, one line each: a meeting or
+    race whose number is not a number (race_number), or a meeting or race that is not an object.
+    The extractor reports them as failures, so that the day is never marked final without them.
+    Raises ValueError when the body is not a programme."""
+    problems = []
+    for m_index, meeting in enumerate(_meetings(body)):
+        if not isinstance(meeting, Mapping):
+            problems.append(f"reunions[{m_index}] is not an object")
+            continue
+        meeting_num = race_number(meeting.get("numOfficiel"))
+        for c_index, course in enumerate(_courses(meeting)):
+            if not isinstance(course, Mapping):
+                problems.append(f"reunions[{m_index}].courses[{c_index}] is not an object")
+                continue
+            race_num = race_number(course.get("numOrdre"))
+            if meeting_num is None or race_num is None:
+                problems.append(
+                    f"reunions[{m_index}].courses[{c_index}]: numOfficiel "
+                    f"{meeting.get('numOfficiel')!r}, numOrdre {course.get('numOrdre')!r} not race numbers"
+                )
+    return problems
+
+
+def programme_races(body: Mapping, race_date: date | None = None) -> list[ProgrammeRace]:
+    """Races of a programme body by meeting `numOfficiel` and race `numOrdre`, sorted, each once.
+    Numbers served as `"2"` or `2.0` are read as 2 (race_number); races without usable numbers
+    are not addressable and are left out (unaddressable_races lists them). Raises ValueError when
+    the body is not a programme."""
     races: dict[tuple[int, int], ProgrammeRace] = {}
-    for meeting in meetings or []:
-        meeting_num = _number(meeting.get("numOfficiel"))
-        for course in meeting.get("courses") or []:
-            race_num = _number(course.get("numOrdre"))
+    for meeting in _meetings(body):
+        if not isinstance(meeting, Mapping):
+            continue
+        meeting_num = race_number(meeting.get("numOfficiel"))
+        for course in _courses(meeting):
+            if not isinstance(course, Mapping):
+                continue
+            race_num = race_number(course.get("numOrdre"))
             if meeting_num is None or race_num is None or (meeting_num, race_num) in races:
                 continue
             status = course.get("statut")

@@ -7,7 +7,8 @@ keeps `Date` knows when each body was true.
 
 Fault modes (for tests): with probability `fault_rate` a request gets one of the `fault_kinds`,
 chosen by a seeded generator: `500`, `429` (with Retry-After), `slow` (waits `slow_seconds`
-before answering, past a client's read timeout) or `truncated` (a 200 whose body is cut short).
+before answering, past a client's read timeout) or `truncated` (a 200 whose body is cut short, at
+a point drawn from the same generator: like a network, not at the same byte every time).
 
 The serving core is a minimal HTTP/1.1 server on asyncio (GET and HEAD, keep-alive, Content-Length
 framing): one thread serves every connection, and an answer costs a stat and one socket write.
@@ -83,18 +84,32 @@ class FaultPlan:
                 return self._rng.choice(self.kinds)
         return None
 
+    def cut(self, length: int) -> int:
+        """Where a truncated answer of `length` bytes stops: at least 1 byte, never all of them."""
+        if length <= 1:
+            return length
+        with self._lock:
+            return self._rng.randrange(1, length)
+
+
+class BadRequestPath(ValueError):
+    """A request path no file name can have (a NUL byte): answered 400."""
+
 
 def resolve_body_path(root: Path, url_path: str) -> Path | None:
     """The file that holds the body of an API path, or None when the path is not an API path
-    or points outside the root."""
+    or climbs out of the root (`..`). Judged on the path's segments, not on where symlinks lead:
+    a day folder linked into the root is served. Raises BadRequestPath for a NUL byte."""
     match = _PATH_RE.match(unquote(urlsplit(url_path).path))
     if not match:
         return None
     relative = match.group(2).strip("/")
-    candidate = (root / f"{relative}.json").resolve()
-    if root.resolve() not in candidate.parents:
+    if "\x00" in relative:
+        raise BadRequestPath("NUL byte in the request path")
+    segments = relative.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
         return None
-    return candidate
+    return root.joinpath(*segments[:-1], f"{segments[-1]}.json")
 
 
 def _day_of(url_path: str) -> str | None:
@@ -149,6 +164,7 @@ class _Target:
 
     path: str | None  # the body's file; None: not an API path (404)
     day: str | None
+    bad: bool = False  # not a path any file can have (400)
 
 
 @dataclass
@@ -334,8 +350,12 @@ class ReplayHTTPServer:
     def _target(self, target: str) -> _Target:
         found = self._targets.get(target)
         if found is None:
-            path = resolve_body_path(self.root, target)
-            found = _Target(str(path) if path is not None else None, _day_of(target))
+            try:
+                path = resolve_body_path(self.root, target)
+            except BadRequestPath:
+                found = _Target(None, None, bad=True)
+            else:
+                found = _Target(str(path) if path is not None else None, _day_of(target))
             if len(self._targets) >= _MAX_CACHED_TARGETS:
                 self._targets.clear()
             self._targets[target] = found
@@ -353,6 +373,8 @@ class ReplayHTTPServer:
         if not after_fault:
             self.requests_served += 1
         resolved = self._target(target)
+        if resolved.bad:
+            return self.error(400)
         date_line = self._date_line(resolved.day)
         if resolved.path is None:
             return render_response(
@@ -394,7 +416,7 @@ class ReplayHTTPServer:
             self._bodies[resolved.path] = cached
         if fault == "truncated":
             return render_response(
-                200, date_line, cached.body[: max(1, len(cached.body) // 2)], _JSON, head_only
+                200, date_line, cached.body[: self.faults.cut(len(cached.body))], _JSON, head_only
             )
         if head_only:
             return render_response(200, date_line, cached.body, _JSON, head_only=True)

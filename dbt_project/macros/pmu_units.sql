@@ -1,15 +1,27 @@
 {#- Conversions of PMU JSON values. Inputs are SQL text expressions (e.g. `body ->> 'x'`); a value
     that does not parse becomes null rather than failing the whole day's build. -#}
 
+{#- Epoch milliseconds within [1900-01-01, 2200-01-01): what a PMU time can be. Outside it (a
+    hostile `1e20`) to_timestamp would fail the whole build ("timestamp out of range"); the
+    conversions below give null instead, and pmu_epoch_ms_out_of_range flags the value. -#}
+{% macro pmu_epoch_ms_in_range(expr) -%}
+    ({{ pmu_numeric(expr) }} >= -2208988800000 and {{ pmu_numeric(expr) }} < 7258118400000)
+{%- endmacro %}
+
+{#- True when a value is a number but not a plausible epoch-ms time (false when absent). -#}
+{% macro pmu_epoch_ms_out_of_range(expr) -%}
+    coalesce(not {{ pmu_epoch_ms_in_range(expr) }}, false)
+{%- endmacro %}
+
 {#- Epoch milliseconds -> timestamptz (the instant; display follows the session time zone). -#}
 {% macro pmu_epoch_ms_to_timestamptz(expr) -%}
-    to_timestamp({{ pmu_numeric(expr) }} / 1000.0)
+    (case when {{ pmu_epoch_ms_in_range(expr) }} then to_timestamp({{ pmu_numeric(expr) }} / 1000.0) end)
 {%- endmacro %}
 
 {#- Epoch milliseconds -> the calendar day in Europe/Paris. Never from `timezoneOffset`: it is
     wrong on DST change days (26/10/2025 carries +1h while midnight was +2h). -#}
 {% macro pmu_paris_date(expr) -%}
-    (to_timestamp({{ pmu_numeric(expr) }} / 1000.0) at time zone 'Europe/Paris')::date
+    ({{ pmu_epoch_ms_to_timestamptz(expr) }} at time zone 'Europe/Paris')::date
 {%- endmacro %}
 
 {#- Number from JSON text: accepts `83`, `16.9` and French decimal commas (`4,2`). -#}
@@ -20,8 +32,9 @@
     end)
 {%- endmacro %}
 
+{#- Integer from JSON text: `2`, and `2.0` (a number served as a float) too. -#}
 {% macro pmu_int(expr) -%}
-    (case when trim({{ expr }}) ~ '^[+-]?[0-9]{1,9}$' then trim({{ expr }})::integer end)
+    (case when trim({{ expr }}) ~ '^[+-]?[0-9]{1,9}([.]0+)?$' then trim({{ expr }})::numeric::integer end)
 {%- endmacro %}
 
 {% macro pmu_bool(expr) -%}

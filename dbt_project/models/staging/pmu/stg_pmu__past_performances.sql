@@ -65,5 +65,7 @@ select
     {{ pmu_text("own_line ->> 'oeillere'") }} as blinkers,
     {{ pmu_text("own_line ->> 'distanceAvecPrecedent'") }} as distance_to_previous,
     {{ pmu_centiseconds_to_seconds("own_line ->> 'reductionKilometrique'") }} as reduction_km_s,
-    {{ pmu_int("own_line ->> 'distanceParcourue'") }} as distance_covered_m
+    {{ pmu_int("own_line ->> 'distanceParcourue'") }} as distance_covered_m,
+    -- a past race date that is a number but not a plausible time (nulled rather than failing the build)
+    {{ pmu_epoch_ms_out_of_range("past_race ->> 'date'") }} as has_out_of_range_time
 from past_races

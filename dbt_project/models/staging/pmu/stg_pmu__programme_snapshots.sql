@@ -113,5 +113,11 @@ select
     {{ pmu_text("course -> 'penetrometre' ->> 'heureMesure'") }} as going_measured_at_local,
     course -> 'paris' as bets_offered_json,
     course -> 'ordreArrivee' as finish_order_json,
-    course -> 'incidents' as incidents_json
+    course -> 'incidents' as incidents_json,
+    -- a time that is a number but not a plausible one (nulled above rather than failing the build)
+    (
+        {{ pmu_epoch_ms_out_of_range('programme_date_ms') }}
+        or {{ pmu_epoch_ms_out_of_range("meeting -> 'meteo' ->> 'datePrevision'") }}
+        or {{ pmu_epoch_ms_out_of_range("course ->> 'heureDepart'") }}
+    ) as has_out_of_range_time
 from races
