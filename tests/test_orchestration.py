@@ -99,7 +99,7 @@ def test_dbt_sources_are_the_raw_assets_and_models_are_grouped_by_layer():
         for parent in node.parent_keys:
             assert parent.path[0] in ("raw", "staging", "intermediate", "marts", "modeling"), parent
         layer = node.group_name.removesuffix("_full_rebuild")
-        assert layer in ("staging", "intermediate", "core", "features", "ml")
+        assert layer in ("staging", "intermediate", "core", "features", "stats", "ml")
     race = dg.AssetKey(["marts", "race"])
     assert graph.get(race).group_name == "core" and graph.get(race).partitions_def == daily_partitions
     assert raw_asset_key("programme") in _ancestors(graph, race)

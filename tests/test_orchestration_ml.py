@@ -349,7 +349,12 @@ def test_odds_sensor_requests_carry_the_moved_races_config_valid_for_its_job(db_
         )
         requests = sensor.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2025-11-05"]
-    assert requests[0].run_config == ODDS_RUN_CONFIG
+    # the first tick after 08:00 Paris: every race of the day still to start is due
+    assert (
+        requests[0].run_config["ops"]["modeling__predictions"]
+        == ODDS_RUN_CONFIG["ops"]["modeling__predictions"]
+    )
     job = orchestration.defs.resolve_job_def("odds_snapshot_job")
-    resolved = dg.validate_run_config(job, requests[0].run_config)["ops"]["modeling__predictions"]
-    assert resolved["config"] == {"only_moved_races": True, "model": None}
+    resolved = dg.validate_run_config(job, requests[0].run_config)["ops"]
+    assert resolved["modeling__predictions"]["config"] == {"only_moved_races": True, "model": None}
+    assert len(resolved["raw__pmu_participants"]["config"]["race_ids"]) == 63
