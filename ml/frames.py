@@ -39,7 +39,8 @@ def prepare(df: pd.DataFrame, *, require_outcome: bool = True) -> pd.DataFrame:
     if require_outcome:
         out["won"] = out["won"].fillna(False).astype(float)
         keep &= out.groupby("race_id", sort=False)["won"].transform("sum") > 0
-    out = out.loc[keep].reset_index(drop=True)
+    # one copy consolidates the columns converted one by one above (pandas warns otherwise)
+    out = out.loc[keep].reset_index(drop=True).copy()
     out["mkt_priced"] = priced_runners(out)
     out["mkt_prob"] = market_distribution(out)
     return out
