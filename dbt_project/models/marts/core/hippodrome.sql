@@ -1,7 +1,7 @@
 {#- Racecourses, one row per code as races carry it (the race's own hippodrome code, else its
     meeting's: the code int_race_pit and the statistics use), with what the programme says of
     them: names of the latest meeting, country, disciplines, track surfaces and rail sides raced. -#}
-{{ config(materialized='table', indexes=[{'columns': ['hippodrome_code'], 'unique': True}]) }}
+{{ config(materialized='view') }}
 
 with races as (
     select

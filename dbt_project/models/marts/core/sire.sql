@@ -1,4 +1,4 @@
 {#- Stallions that appear as a sire in `pedigree`, one row each (key: the name normalised). -#}
-{{ config(materialized='table', indexes=[{'columns': ['sire_key'], 'unique': True}]) }}
+{{ config(materialized='view') }}
 
 {{ pmu_pedigree_parent('sire_key', 'sire_name') }}
