@@ -61,6 +61,18 @@
     coalesce({{ alias }}.sex, 'unknown') as sex
 {%- endmacro %}
 
+{#- What stat_record_columns and the breakdowns read from one int_runner_outcome row, for the
+    unions of the stats marts (one select per kind of key). -#}
+{% macro stat_record_inputs(alias) -%}
+    {{ stat_breakdown_values(alias) }},
+    {{ alias }}.horse_key,
+    {{ alias }}.race_date,
+    {{ alias }}.is_winner,
+    {{ alias }}.is_placed,
+    {{ alias }}.earnings_eur,
+    {{ alias }}.finish_percentile
+{%- endmacro %}
+
 {#- `breakdown` (which grouping set a row belongs to, 'all' for the grand total) and
     `breakdown_value`, for a `group by ... grouping sets ((), (a), (b), ...)` over `columns`. -#}
 {% macro stat_breakdown(columns) -%}

@@ -41,13 +41,7 @@ runs as (
         '{{ connection_type }}' as connection_type,
         hist.{{ first }} as key_1,
         hist.{{ second }} as key_2,
-        {{ stat_breakdown_values('hist') }},
-        hist.horse_key,
-        hist.race_date,
-        hist.is_winner,
-        hist.is_placed,
-        hist.earnings_eur,
-        hist.finish_percentile
+        {{ stat_record_inputs('hist') }}
     from {{ ref('int_runner_outcome') }} as hist
     inner join (  -- noqa: ST05
         select distinct

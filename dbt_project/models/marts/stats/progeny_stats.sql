@@ -35,13 +35,7 @@ runs as (
     select
         '{{ parent_type }}' as parent_type,
         hist.{{ column }} as parent_key,
-        {{ stat_breakdown_values('hist') }},
-        hist.horse_key,
-        hist.race_date,
-        hist.is_winner,
-        hist.is_placed,
-        hist.earnings_eur,
-        hist.finish_percentile
+        {{ stat_record_inputs('hist') }}
     from {{ ref('int_runner_outcome') }} as hist
     where
         hist.is_starter
