@@ -3,7 +3,8 @@
 Dates are inclusive on both ends (as on the command line). Non-runners are excluded. The market
 columns come from the mart (the latest odds snapshot served before its cut-off); cutoff="morning"
 replaces them by the odds of the latest participants body served before a local time of the race
-day (default 10:30 Europe/Paris, and always before the race's start), read from raw.pmu_participants."""
+day (default 10:30 Europe/Paris, and always before the race's start), read from the staging model
+that unpacks those bodies (staging.stg_pmu__odds_snapshots)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pmu_core import db
 
 FEATURES_TABLE = "marts.feat_runner_pre_race"
 RESULTS_TABLE = "marts.fct_runner_result"
+ODDS_SNAPSHOTS_TABLE = "staging.stg_pmu__odds_snapshots"
 CUTOFFS = ("mart", "morning")
 
 _TRAINING_SQL = """
@@ -42,21 +44,15 @@ order by f.race_id, f.num_pmu
 
 _MORNING_ODDS_SQL = """
 with snapshot as (
-    select distinct on (p.race_date, p.meeting_num, p.race_num)
-        p.race_date, p.meeting_num, p.race_num, p.served_at, p.body
-    from raw.pmu_participants as p
-    where p.race_date between %(start)s and %(end)s
-      and p.http_status = 200
-      and p.served_at < (p.race_date + %(cut)s::time) at time zone 'Europe/Paris'
-    order by p.race_date, p.meeting_num, p.race_num, p.served_at desc
+    select distinct on (o.race_id) o.race_id, o.snapshot_raw_id
+    from staging.stg_pmu__odds_snapshots as o
+    where o.race_date between %(start)s and %(end)s
+      and o.snapshot_served_at < (o.race_date + %(cut)s::time) at time zone 'Europe/Paris'
+    order by o.race_id, o.snapshot_served_at desc
 )
-select
-    to_char(s.race_date, 'YYYY-MM-DD') || '-R' || s.meeting_num || '-C' || s.race_num as race_id,
-    (x.runner ->> 'numPmu')::int as num_pmu,
-    (x.runner -> 'dernierRapportDirect' ->> 'rapport')::numeric as odds,
-    s.served_at
-from snapshot as s
-cross join lateral jsonb_array_elements(s.body -> 'participants') as x (runner)
+select o.race_id, o.num_pmu, o.odds_direct as odds, o.snapshot_served_at as served_at
+from staging.stg_pmu__odds_snapshots as o
+inner join snapshot as s on o.race_id = s.race_id and o.snapshot_raw_id = s.snapshot_raw_id
 """
 
 
@@ -110,6 +106,7 @@ def load_dataset(
         cur.execute(_TRAINING_SQL, {"start": start, "end": end})
         df = _frame(cur)
         if cutoff == "morning" and not df.empty:
+            _check_tables(cur, (ODDS_SNAPSHOTS_TABLE,))
             cur.execute(_MORNING_ODDS_SQL, {"start": start, "end": end, "cut": morning_time})
             morning = _frame(cur)
             df = with_market(df, morning)

@@ -212,3 +212,41 @@ def test_accuracy_mart_builds_without_the_modeling_tables_and_reads_them_once_th
     assert rows(
         "select model_id, races, hit_rate, value_bets, value_bet_profit from marts.ml_model_daily_accuracy"
     ) == [(model_id, 1, 1.0, 1, 1.0)]
+
+
+def test_morning_cutoff_reads_the_odds_of_the_last_body_served_before_the_local_time(warehouse):
+    """cutoff="morning": the market of each race is the one of its latest participants body served
+    before 10:30 Paris, here recomputed from the landed bodies themselves in Python."""
+    url, *_ = warehouse
+    day = START + dt.timedelta(days=3)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select meeting_num, race_num, served_at, body from raw.pmu_participants"
+            " where race_date = %s and http_status = 200",
+            (day,),
+        )
+        bodies = cur.fetchall()
+    cut = dt.datetime.combine(day, dt.time(10, 30), tzinfo=PARIS)
+    latest: dict[str, tuple] = {}
+    for meeting, race, served_at, body in bodies:
+        race_id = f"{day.isoformat()}-R{meeting}-C{race}"
+        if served_at < cut and (race_id not in latest or served_at > latest[race_id][0]):
+            latest[race_id] = (served_at, body)
+    expected = {
+        (race_id, runner["numPmu"]): float(runner["dernierRapportDirect"]["rapport"])
+        for race_id, (_, body) in latest.items()
+        for runner in body["participants"]
+        if (runner.get("dernierRapportDirect") or {}).get("rapport") is not None
+    }
+    morning = load_dataset(url, day, day, cutoff="morning", ratings=False)
+    got = {(row.race_id, row.num_pmu): row.mkt_odds for row in morning.itertuples() if pd.notna(row.mkt_odds)}
+    assert got and got == {key: expected[key] for key in got}
+    assert len(got) >= 0.9 * len(expected)
+    # the day's later (final) bodies carry other odds, so ignoring the cut-off would fail this test
+    final = {}
+    for meeting, race, _served_at, body in sorted(bodies, key=lambda b: b[2]):
+        for runner in body["participants"]:
+            final[(f"{day.isoformat()}-R{meeting}-C{race}", runner["numPmu"])] = (
+                runner.get("dernierRapportDirect") or {}
+            ).get("rapport")
+    assert any(final[key] is not None and float(final[key]) != odds for key, odds in got.items())
