@@ -16,10 +16,11 @@ from typing import Annotated
 import psycopg
 import psycopg_pool
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, PARIS, parse_race_id
 from serving import queries
+from serving.cache import PublishedDay, PublishedDays, published_day, staleness_ms
 from serving.schemas import (
     AccuracyDay,
     AuditTrail,
@@ -100,12 +101,12 @@ def create_app(
     async def database_down(_request: Request, exc: Exception):
         return JSONResponse(status_code=503, content={"detail": f"database unavailable: {exc}"})
 
-    def model_or_404(conn, ref: str | None) -> dict:
+    def model_or_404(conn, ref: str | None, day: dt.date | None = None) -> dict:
         if ref is not None:
             name, sep, version = ref.partition("@")
             if not name or (sep and not version.isdigit()):
                 raise HTTPException(422, f"bad model {ref!r}: expected NAME or NAME@VERSION")
-        found = queries.resolve_model(conn, ref)
+        found = queries.resolve_model(conn, ref, day)
         if found is None:
             what = f"model {ref!r}" if ref else "production model"
             raise HTTPException(404, f"no {what} in modeling.models")
@@ -113,6 +114,24 @@ def create_app(
 
     def ref_of(model: dict) -> ModelRef:
         return ModelRef(id=model["id"], name=model["name"], version=model["version"])
+
+    published_days = PublishedDays()
+    app.state.published_days = published_days
+
+    def latest_published(day: dt.date, model: str | None) -> tuple[dict, PublishedDay]:
+        """The model and what it last published for `day`: from the cache while the day's
+        publication key is unchanged, else read (and cached) in the same transaction."""
+        with read() as conn:
+            chosen = model_or_404(conn, model, day)
+            key = (chosen["day_publications"], chosen["day_latest_publication"])
+            found = published_days.get(chosen["id"], day, key)
+            if found is None:
+                found = published_day(key, queries.published_races(conn, chosen["id"], day, now=clock()))
+                published_days.put(chosen["id"], day, found)
+        return chosen, found
+
+    def json_response(body: bytes) -> Response:
+        return Response(content=body, media_type="application/json")
 
     def day_predictions(
         day: dt.date, model: str | None, as_of: dt.datetime | None = None, *, with_publications: bool = False
@@ -153,7 +172,13 @@ def create_app(
         model: Annotated[str | None, Query(description="NAME or NAME@VERSION; default production")] = None,
     ):
         """Today's races (Europe/Paris) as last published by the model."""
-        return day_predictions(current_day(), model)
+        day = current_day()
+        chosen, published = latest_published(day, model)
+        now = clock()
+        envelope = DayPredictions(date=day, model=ref_of(chosen), as_of=None, races=[])
+        opening = envelope.model_dump_json().encode().removesuffix(b"]}")  # ... "races":[
+        races = b",".join(published.body(race, now) for race in published.races)
+        return json_response(opening + races + b"]}")
 
     @app.get("/predict/race/{race_id}", response_model=RacePrediction, responses=ERRORS)
     def predict_race(
@@ -164,14 +189,13 @@ def create_app(
             day = parse_race_id(race_id)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        with read() as conn:
-            chosen = model_or_404(conn, model)
-            races = queries.published_races(conn, chosen["id"], day, race_id=race_id, now=clock())
-        if not races:
+        chosen, published = latest_published(day, model)
+        race = next((r for r in published.races if r["race_id"] == race_id), None)
+        if race is None:
             raise HTTPException(
                 404, f"race {race_id} has no publication by {chosen['name']}@{chosen['version']}"
             )
-        return races[0]
+        return json_response(published.body(race, clock()))
 
     @app.get("/predictions", response_model=AuditTrail, responses=ERRORS)
     def predictions(
@@ -200,9 +224,11 @@ def create_app(
         ] = DEFAULT_KELLY_MULTIPLIER,
     ):
         """Value bets of the latest publication per race, with a capped fractional-Kelly stake."""
-        found = day_predictions(date or current_day(), model)
+        day = date or current_day()
+        chosen, published = latest_published(day, model)
+        now = clock()
         out = []
-        for race in found["races"]:
+        for race in published.races:
             for runner in race["runners"]:
                 edge = runner["edge"]
                 if edge is None or edge <= min_edge:
@@ -220,20 +246,21 @@ def create_app(
                         stake_fraction=share,
                         stake=round(share * bankroll, 2),
                         as_of=race["as_of"],
-                        staleness_ms=race["staleness_ms"],
+                        staleness_ms=staleness_ms(race, now),
                         publication_id=race["publication_id"],
                     )
                 )
         out.sort(key=lambda s: -s.edge)
-        return Signals(
-            date=found["date"],
-            model=found["model"],
+        answer = Signals(
+            date=day,
+            model=ref_of(chosen),
             min_edge=min_edge,
             bankroll=bankroll,
             kelly_multiplier=kelly,
             kelly_cap=KELLY_CAP,
             signals=out,
         )
+        return json_response(answer.model_dump_json().encode())
 
     @app.get("/models", response_model=list[ModelInfo], responses=ERRORS)
     def list_models():

@@ -45,31 +45,34 @@ def models(conn) -> list[dict]:
     return _rows(conn, f"select {_MODEL_COLUMNS} from modeling.models order by name, version")
 
 
-def resolve_model(conn, ref: str | None) -> dict | None:
+_RESOLVE_MODEL_SQL = f"""
+select {_MODEL_COLUMNS}, day.publications as day_publications, day.latest as day_latest_publication
+from modeling.models
+left join lateral (
+    select count(*) as publications, max(publication_id) as latest
+    from modeling.publications
+    where model_id = modeling.models.id and race_date = %(day)s
+) as day on true
+where (%(name)s::text is null or name = %(name)s)
+    and case when %(version)s::integer is null then status = 'production' else version = %(version)s end
+order by trained_at desc, id desc
+limit 1
+"""
+
+
+def resolve_model(conn, ref: str | None, day: dt.date | None = None) -> dict | None:
     """NAME@VERSION, NAME (its production version) or None (the latest-trained production model),
-    as in ml.registry.get_model; None when there is no such model."""
+    as in ml.registry.get_model; None when there is no such model. One query, which also reads the
+    key of the model's publications of `day` (`day_publications`, `day_latest_publication`: what
+    serving/cache.py checks a cached day against)."""
     if not _exists(conn, "modeling.models"):
         return None
-    if ref is None:
-        found = _rows(
-            conn,
-            f"select {_MODEL_COLUMNS} from modeling.models where status = 'production'"
-            " order by trained_at desc, id desc limit 1",
-        )
-    else:
-        name, _, version = ref.partition("@")
-        if version:
-            found = _rows(
-                conn,
-                f"select {_MODEL_COLUMNS} from modeling.models where name = %s and version = %s",
-                (name, int(version)),
-            )
-        else:
-            found = _rows(
-                conn,
-                f"select {_MODEL_COLUMNS} from modeling.models where name = %s and status = 'production'",
-                (name,),
-            )
+    name, _, version = (ref or "").partition("@")
+    found = _rows(
+        conn,
+        _RESOLVE_MODEL_SQL,
+        {"name": name or None, "version": int(version) if version else None, "day": day},
+    )
     return found[0] if found else None
 
 
