@@ -28,5 +28,6 @@ def run_serve(args) -> int:
     url = db.ensure_database()
     app = create_app(url, today=args.today, max_connections=args.max_connections)
     print(f"serving on http://{args.host}:{args.port} (docs: /docs, dashboard: /dashboard)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # no access log: a line per request costs more than a cached answer
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
