@@ -5,7 +5,9 @@ same-run latency of the endpoint's bare SQL through psycopg with as many clients
 Two floors, each with as many clients: `bare_sql`, the read of the day's (or the race's) latest
 publications that each request made before the API cached published days (what a miss still reads,
 serving/queries.py), and `key_sql`, the one lookup a cached answer needs (the model and the day's
-publication key, serving/cache.py). Beside the 20 clients, one client alone (`solo`) gives the
+publication key, serving/cache.py). A third floor, `http_floor`, is the same stack (FastAPI under
+uvicorn, an async endpoint, no access log) answering a constant body: what HTTP and the framework
+cost on this machine before any work. Beside the 20 clients, one client alone (`solo`) gives the
 service time without queueing, and the CPU seconds of the load generator (this process) and of the
 server are read around each run: on a shared 2-core machine they say where the time goes.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -150,6 +153,40 @@ def measured_load(clients: int, seconds: float, call, server_pid: int) -> dict:
     return out
 
 
+def constant_server(port: int) -> None:
+    """The HTTP floor: FastAPI under uvicorn as `pmu serve` runs it, answering a constant body."""
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    app = FastAPI()
+
+    @app.get("/constant")
+    async def constant():
+        return Response(content=b'{"constant":true}', media_type="application/json")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def http_floor(clients: int, seconds: float, port: int) -> dict:
+    server = multiprocessing.Process(target=constant_server, args=(port,), daemon=True)
+    server.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/constant", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the constant server did not start") from None
+                time.sleep(0.2)
+        return measured_load(clients, seconds, http_call(port, "/constant"), server.pid)
+    finally:
+        server.terminate()
+        server.join(10)
+
+
 def serve(db_url: str, port: int) -> subprocess.Popen:
     env = os.environ | {"PMU_DATABASE_URL": db_url}
     process = subprocess.Popen(
@@ -254,6 +291,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
+    figures["http_floor"] = http_floor(args.clients, args.sql_seconds, args.port + 1)
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     by = figures["endpoints"]
     figures["targets"] = {

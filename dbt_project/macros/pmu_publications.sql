@@ -4,10 +4,11 @@
     A re-score after the off (which may know the result) never counts. The publication is chosen
     per race, then all of its rows are kept, so a runner withdrawn since an earlier publication is
     not brought back from it. One row per (model_id, race_id, num_pmu), with the publication's
-    model, race_date and published_at and the race's race_start_at. Read by
+    model, race_date and published_at and the race's race_start_at. `races_relation`: ref('race'),
+    passed by the model so that dbt sees the dependency at parse time. Read by
     marts.ml_model_daily_accuracy and marts.predictions_current. Until ml/schema.sql creates
     modeling.*, no rows, with the same columns and types. -#}
-{% macro last_publication_before_start() %}
+{% macro last_publication_before_start(races_relation) %}
     {%- if source_exists('modeling', 'publications') and source_exists('modeling', 'published_predictions') %}
         select
             publications.publication_id,
@@ -38,7 +39,7 @@
             from {{ source('modeling', 'publications') }} as candidates
             inner join {{ source('modeling', 'published_predictions') }} as candidate_rows
                 on candidates.publication_id = candidate_rows.publication_id
-            inner join {{ ref('race') }} as races
+            inner join {{ races_relation }} as races
                 on candidate_rows.race_id = races.race_id
             where candidates.published_at < races.race_start_at
             order by

@@ -13,7 +13,7 @@
 
 -- the last publication of each model that covered the race before its start (macros/pmu_publications.sql)
 with predictions as (
-    {{- last_publication_before_start() }}
+    {{- last_publication_before_start(ref('race')) }}
 ),
 
 results as (

@@ -9,7 +9,7 @@
 {%- set min_edge = var('value_bet_min_edge', 0.05) -%}
 
 with published as (
-    {{- last_publication_before_start() }}
+    {{- last_publication_before_start(ref('race')) }}
 ),
 
 production as (
