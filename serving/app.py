@@ -23,7 +23,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pmu_core.facts import DEFAULT_MIN_EDGE, KELLY_CAP, PARIS, parse_race_id
 from serving import queries
-from serving.cache import PublishedDay, PublishedDays, published_day, staleness_ms
+from serving.cache import (
+    PublishedDay,
+    PublishedDays,
+    list_opening,
+    open_body,
+    published_day,
+    with_staleness,
+)
 from serving.schemas import (
     AccuracyDay,
     AuditTrail,
@@ -43,6 +50,35 @@ DEFAULT_KELLY_MULTIPLIER = 0.25  # a quarter Kelly: the probabilities are estima
 DEFAULT_BANKROLL = 100.0
 
 ERRORS = {404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}}
+
+
+def value_bets(published: PublishedDay, min_edge: float, bankroll: float, kelly: float) -> list:
+    """(Signal, its race) for each runner of the published day with an edge above `min_edge`, the
+    largest edge first; staleness_ms is left at 0 (the answer adds it)."""
+    out = []
+    for race in published.races:
+        for runner in race["runners"]:
+            edge = runner["edge"]
+            if edge is None or edge <= min_edge:
+                continue
+            odds = (1.0 + edge) / runner["probability"]  # the odds the edge was computed at
+            share = queries.fractional_kelly(runner["probability"], odds, kelly)
+            signal = Signal(
+                race_id=race["race_id"],
+                race_start_at=race["race_start_at"],
+                num_pmu=runner["num_pmu"],
+                probability=runner["probability"],
+                market_odds=runner["market_odds"],
+                edge=edge,
+                stake_fraction=share,
+                stake=round(share * bankroll, 2),
+                as_of=race["as_of"],
+                staleness_ms=0,
+                publication_id=race["publication_id"],
+            )
+            out.append((signal, race))
+    out.sort(key=lambda pair: -pair[0].edge)
+    return out
 
 
 def _utc_now() -> dt.datetime:
@@ -236,9 +272,8 @@ def create_app(
         chosen, published = await latest_published(day, model)
         now = clock()
         envelope = DayPredictions(date=day, model=ref_of(chosen), as_of=None, races=[])
-        opening = envelope.model_dump_json().encode().removesuffix(b"]}")  # ... "races":[
         races = b",".join(published.body(race, now) for race in published.races)
-        return json_response(opening + races + b"]}")
+        return json_response(list_opening(envelope) + races + b"]}")
 
     @app.get("/predict/race/{race_id}", response_model=RacePrediction, responses=ERRORS)
     async def predict_race(
@@ -286,41 +321,23 @@ def create_app(
         """Value bets of the latest publication per race, with a capped fractional-Kelly stake."""
         day = date or current_day()
         chosen, published = await latest_published(day, model)
-        now = clock()
-        out = []
-        for race in published.races:
-            for runner in race["runners"]:
-                edge = runner["edge"]
-                if edge is None or edge <= min_edge:
-                    continue
-                odds = (1.0 + edge) / runner["probability"]  # the odds the edge was computed at
-                share = queries.fractional_kelly(runner["probability"], odds, kelly)
-                out.append(
-                    Signal(
-                        race_id=race["race_id"],
-                        race_start_at=race["race_start_at"],
-                        num_pmu=runner["num_pmu"],
-                        probability=runner["probability"],
-                        market_odds=runner["market_odds"],
-                        edge=edge,
-                        stake_fraction=share,
-                        stake=round(share * bankroll, 2),
-                        as_of=race["as_of"],
-                        staleness_ms=staleness_ms(race, now),
-                        publication_id=race["publication_id"],
-                    )
-                )
-        out.sort(key=lambda s: -s.edge)
-        answer = Signals(
+        terms = (min_edge, bankroll, kelly)
+        bodies = published.signals.get(terms)
+        if bodies is None:
+            bodies = [(open_body(signal), race) for signal, race in value_bets(published, *terms)]
+            published.remember_signals(terms, bodies)
+        envelope = Signals(
             date=day,
             model=ref_of(chosen),
             min_edge=min_edge,
             bankroll=bankroll,
             kelly_multiplier=kelly,
             kelly_cap=KELLY_CAP,
-            signals=out,
+            signals=[],
         )
-        return json_response(answer.model_dump_json().encode())
+        now = clock()
+        listed = b",".join(with_staleness(body, race, now) for body, race in bodies)
+        return json_response(list_opening(envelope) + listed + b"]}")
 
     @app.get("/models", response_model=list[ModelInfo], responses=ERRORS)
     def list_models():

@@ -16,36 +16,59 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 from serving.schemas import RacePrediction
 
 STALENESS = "staleness_ms"
 
 
+SIGNAL_TERMS_KEPT = 16  # (min_edge, bankroll, kelly) asked of one published day, the most kept
+
+
 @dataclass(frozen=True)
 class PublishedDay:
-    """The races of a model's day as published (queries.published_races, staleness left out) and each
-    race's RacePrediction JSON without its staleness_ms and closing brace."""
+    """The races of a model's day as published (queries.published_races, staleness left out), each
+    race's RacePrediction JSON without its staleness_ms and closing brace, and the /signals
+    answers asked of it so far (per (min_edge, bankroll, kelly): each Signal's JSON, open in the
+    same way, with its race)."""
 
     key: tuple[int, int | None]
     races: list[dict]
     open_bodies: dict[str, bytes]
+    signals: dict[tuple, list[tuple[bytes, dict]]] = field(default_factory=dict)
 
     def body(self, race: dict, now: dt.datetime) -> bytes:
-        closing = b',"%s":%d}' % (STALENESS.encode(), staleness_ms(race, now))
-        return self.open_bodies[race["race_id"]] + closing
+        return with_staleness(self.open_bodies[race["race_id"]], race, now)
+
+    def remember_signals(self, terms: tuple, bodies: list[tuple[bytes, dict]]) -> None:
+        if len(self.signals) >= SIGNAL_TERMS_KEPT:
+            self.signals.pop(next(iter(self.signals)))
+        self.signals[terms] = bodies
 
 
 def staleness_ms(race: dict, now: dt.datetime) -> int:
     return int((now - race["as_of"]).total_seconds() * 1000)
 
 
+def open_body(shaped: BaseModel) -> bytes:
+    """The JSON of a response part that has a staleness_ms, without it and without its closing brace."""
+    return shaped.model_dump_json(exclude={STALENESS}).encode()[:-1]
+
+
+def with_staleness(body: bytes, race: dict, now: dt.datetime) -> bytes:
+    return body + b',"%s":%d}' % (STALENESS.encode(), staleness_ms(race, now))
+
+
+def list_opening(envelope: BaseModel) -> bytes:
+    """The JSON of a response whose last field is an empty list, up to that list's opening bracket."""
+    return envelope.model_dump_json().encode().removesuffix(b"[]}") + b"["
+
+
 def published_day(key: tuple[int, int | None], races: list[dict]) -> PublishedDay:
-    bodies = {}
-    for race in races:
-        shaped = RacePrediction.model_validate(race | {STALENESS: 0})
-        bodies[race["race_id"]] = shaped.model_dump_json(exclude={STALENESS}).encode()[:-1]
+    bodies = {r["race_id"]: open_body(RacePrediction.model_validate(r | {STALENESS: 0})) for r in races}
     return PublishedDay(key=key, races=races, open_bodies=bodies)
 
 
