@@ -15,7 +15,9 @@ def register(subparsers) -> None:
         default=None,
         help="the day /predict/today and the dashboard show (default: today in Paris; e.g. the demo's day)",
     )
-    parser.add_argument("--max-connections", type=int, default=8, help="size of the connection pool")
+    parser.add_argument(
+        "--max-connections", type=int, default=8, help="size of each connection pool (threads, lookups)"
+    )
     parser.set_defaults(func=run_serve)
 
 

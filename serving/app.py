@@ -111,23 +111,10 @@ def create_app(
     # hop per request). No check on each checkout (a round trip per request): a connection broken
     # under a request fails it with 503 and is discarded, and that failure has the idle
     # connections of both pools checked at once.
-    pool = psycopg_pool.ConnectionPool(
-        db_url,
-        min_size=1,
-        max_size=max_connections,
-        open=False,
-        configure=configure,
-        timeout=POOL_TIMEOUT_S,
-        name="pmu-serving",
-    )
+    sizing = {"min_size": 1, "max_size": max_connections, "open": False, "timeout": POOL_TIMEOUT_S}
+    pool = psycopg_pool.ConnectionPool(db_url, configure=configure, name="pmu-serving", **sizing)
     lookups = psycopg_pool.AsyncConnectionPool(
-        db_url,
-        min_size=1,
-        max_size=max_connections,
-        open=False,
-        configure=configure_async,
-        timeout=POOL_TIMEOUT_S,
-        name="pmu-serving-lookups",
+        db_url, configure=configure_async, name="pmu-serving-lookups", **sizing
     )
     checking = threading.Lock()
     lookup_checks: set[asyncio.Task] = set()
