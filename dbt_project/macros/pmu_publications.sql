@@ -9,6 +9,9 @@
     marts.ml_model_daily_accuracy and marts.predictions_current. Until ml/schema.sql creates
     modeling.*, no rows, with the same columns and types. -#}
 {% macro last_publication_before_start(races_relation) %}
+    {#- Named outside the branch, so that dbt records the dependency at parse time: one of the two
+        sources only, as both are the Dagster asset modeling/predictions (one key, one dbt resource). -#}
+    {%- set published_rows_source = source('modeling', 'published_predictions') -%}
     {%- if source_exists('modeling', 'publications') and source_exists('modeling', 'published_predictions') %}
         select
             publications.publication_id,
@@ -37,7 +40,7 @@
                 candidate_rows.race_id,
                 races.race_start_at
             from {{ source('modeling', 'publications') }} as candidates
-            inner join {{ source('modeling', 'published_predictions') }} as candidate_rows
+            inner join {{ published_rows_source }} as candidate_rows
                 on candidates.publication_id = candidate_rows.publication_id
             inner join {{ races_relation }} as races
                 on candidate_rows.race_id = races.race_id
@@ -50,7 +53,7 @@
         ) as chosen
         inner join {{ source('modeling', 'publications') }} as publications
             on chosen.publication_id = publications.publication_id
-        inner join {{ source('modeling', 'published_predictions') }} as published_rows
+        inner join {{ published_rows_source }} as published_rows
             on
                 chosen.publication_id = published_rows.publication_id
                 and chosen.race_id = published_rows.race_id
