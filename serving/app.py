@@ -1,7 +1,10 @@
 """The predictions API (FastAPI): `create_app(db_url)` serves what modeling/predictions published.
 
-Every request borrows a connection from one psycopg pool whose sessions are read-only (the API
-cannot write the warehouse) and reads in one transaction. Inputs are typed (dates, numbers) or
+Every request borrows a connection from a psycopg pool whose sessions are read-only (the API
+cannot write the warehouse); statements that must agree are read in one transaction. What was
+published for a model and a day is cached while the day's publications are unchanged
+(serving/cache.py): /predict/today, /predict/race/{id} and /signals then cost one indexed lookup,
+on the event loop. Inputs are typed (dates, numbers) or
 validated (race ids) before any query, and reach SQL only as bound parameters (serving/queries.py).
 A database that cannot be reached answers 503 with the reason; the server keeps running and the
 pool reconnects once the database is back."""
@@ -195,7 +198,8 @@ def create_app(
 
     def read_published_day(model_id: int, day: dt.date, key: tuple[int, int | None]) -> PublishedDay:
         with read(snapshot=False) as conn:
-            found = published_day(key, queries.published_races(conn, model_id, day, now=clock()))
+            races = queries.published_races(conn, model_id, day, now=clock())
+        found = published_day(key, races)
         published_days.put(model_id, day, found)
         return found
 
@@ -204,8 +208,9 @@ def create_app(
         publication key is unchanged (one query), else read and cached. On a miss the races are
         read after the key, so they are at least as new as it: a publication committed between the
         two only makes the next request read again."""
+        ref = checked_model_ref(model)  # a malformed reference is a 422 even with the database down
         async with lookups.connection() as conn:
-            chosen = await queries.resolve_model_async(conn, checked_model_ref(model), day)
+            chosen = await queries.resolve_model_async(conn, ref, day)
         chosen = found_or_404(chosen, model)
         key = (chosen["day_publications"], chosen["day_latest_publication"])
         found = published_days.get(chosen["id"], day, key)
