@@ -2,19 +2,32 @@
 /predict/race/{id}, /predict/today and /signals of `pmu serve` (its own process, uvicorn), beside the
 same-run latency of the endpoint's bare SQL through psycopg with as many clients (the floor).
 
+Two floors, each with as many clients: `bare_sql`, the read of the day's (or the race's) latest
+publications that each request made before the API cached published days (what a miss still reads,
+serving/queries.py), and `key_sql`, the one lookup a cached answer needs (the model and the day's
+publication key, serving/cache.py). A third floor, `http_floor`, is the same stack (FastAPI under
+uvicorn, an async endpoint, no access log) answering a constant body: what HTTP and the framework
+cost on this machine before any work. Beside the 20 clients, one client alone (`solo`) gives the
+service time without queueing, and the CPU seconds of the load generator (this process) and of the
+server are read around each run: on a shared 2-core machine they say where the time goes.
+
 The warehouse is synthetic days through the real pipeline (synth -> replay -> extract -> dbt), a
 model trained on all but the last day and the last day published as the 08:00 run would: kept in
 database `bench_api` between runs (`--rebuild` to start again). Clients are threads with keep-alive
-sessions; each request's latency is measured by the client. Targets (issue 14): zero errors, P95
+connections (http.client: `requests` cost the generator more CPU than a cached answer costs the
+server); each request's latency is measured by the client. Targets (issue 14): zero errors, P95
 <= 20 ms per race and <= 150 ms for the day.
 
-    python bench/api.py [--clients 20] [--seconds 30] [--sql-seconds 10] [--rebuild] [--prepare]
+    python bench/api.py [--clients 20] [--seconds 30] [--sql-seconds 10] [--solo-seconds 5]
+                        [--rebuild] [--prepare]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -29,7 +42,7 @@ from _common import kept_database, write_results
 
 from pmu_core.facts import PARIS
 from pmu_core.settings import PROJECT_ROOT
-from serving.queries import _LATEST_PER_RACE_SQL
+from serving.queries import _LATEST_PER_RACE_SQL, _RESOLVE_MODEL_SQL
 
 START = dt.date(2025, 9, 1)
 DAYS = 35
@@ -96,26 +109,82 @@ def load(clients: int, seconds: float, call) -> dict:
     )
 
 
-def http_call(url: str):
+def http_call(port: int, path: str):
     def call(state: dict) -> bool:
-        if "session" not in state:
-            state["session"] = requests.Session()
-            state["close"] = state["session"].close
-        answer = state["session"].get(url, timeout=10)
-        return answer.status_code == 200 and len(answer.content) > 0
+        if "conn" not in state:
+            state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            state["close"] = state["conn"].close
+        try:
+            state["conn"].request("GET", path)
+            answer = state["conn"].getresponse()
+            body = answer.read()
+        except (OSError, http.client.HTTPException):
+            state.pop("conn").close()  # the next call opens a new connection
+            raise
+        return answer.status == 200 and len(body) > 0
 
     return call
 
 
-def sql_call(db_url: str, params: dict):
+def sql_call(db_url: str, statement: str, params: dict):
     def call(state: dict) -> bool:
         if "conn" not in state:
             state["conn"] = psycopg.connect(db_url, autocommit=True)
             state["close"] = state["conn"].close
-        rows = state["conn"].execute(_LATEST_PER_RACE_SQL, params).fetchall()
+        rows = state["conn"].execute(statement, params).fetchall()
         return len(rows) > 0
 
     return call
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(clients: int, seconds: float, call, server_pid: int) -> dict:
+    """`load`, with the CPU per request of this process (the generator) and of the server."""
+    client0, server0 = time.process_time(), process_cpu_s(server_pid)
+    out = load(clients, seconds, call)
+    requests_done = max(out["requests"], 1)
+    out["client_cpu_us_per_request"] = round((time.process_time() - client0) / requests_done * 1e6)
+    out["server_cpu_us_per_request"] = round((process_cpu_s(server_pid) - server0) / requests_done * 1e6)
+    return out
+
+
+def constant_server(port: int) -> None:
+    """The HTTP floor: FastAPI under uvicorn as `pmu serve` runs it, answering a constant body."""
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    app = FastAPI()
+
+    @app.get("/constant")
+    async def constant():
+        return Response(content=b'{"constant":true}', media_type="application/json")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def http_floor(clients: int, seconds: float, port: int) -> dict:
+    server = multiprocessing.Process(target=constant_server, args=(port,), daemon=True)
+    server.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/constant", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the constant server did not start") from None
+                time.sleep(0.2)
+        return measured_load(clients, seconds, http_call(port, "/constant"), server.pid)
+    finally:
+        server.terminate()
+        server.join(10)
 
 
 def serve(db_url: str, port: int) -> subprocess.Popen:
@@ -143,6 +212,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0, help="per endpoint")
     parser.add_argument("--sql-seconds", type=float, default=10.0, help="per bare-SQL baseline")
+    parser.add_argument("--solo-seconds", type=float, default=5.0, help="one client alone, per endpoint")
     parser.add_argument("--port", type=int, default=8765 + 100)
     parser.add_argument("--rebuild", action="store_true", help="build the warehouse again")
     parser.add_argument("--prepare", action="store_true", help="only build the warehouse (if needed)")
@@ -182,12 +252,12 @@ def main() -> int:
         ]
     race_id = race_ids[len(race_ids) // 2]
 
-    base = f"http://127.0.0.1:{args.port}"
     endpoints = {
-        "race": (f"{base}/predict/race/{race_id}", {"race_id": race_id}),
-        "today": (f"{base}/predict/today", {"race_id": None}),
-        "signals": (f"{base}/signals?date={DAY.isoformat()}", {"race_id": None}),
+        "race": (f"/predict/race/{race_id}", {"race_id": race_id}),
+        "today": ("/predict/today", {"race_id": None}),
+        "signals": (f"/signals?date={DAY.isoformat()}", {"race_id": None}),
     }
+    key_params = {"name": None, "version": None, "day": DAY}
     server = serve(url, args.port)
     figures: dict = {
         "day": DAY.isoformat(),
@@ -196,37 +266,49 @@ def main() -> int:
         "clients": args.clients,
         "seconds_per_endpoint": args.seconds,
         "sql_seconds": args.sql_seconds,
+        "solo_seconds": args.solo_seconds,
         "cores": os.cpu_count(),
-        "load_average_1m_before": round(os.getloadavg()[0], 2),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "endpoints": {},
     }
     try:
-        for name, (endpoint, sql_params) in endpoints.items():
-            api = load(args.clients, args.seconds, http_call(endpoint))
+        for name, (path, sql_params) in endpoints.items():
+            call = http_call(args.port, path)
+            solo = measured_load(1, args.solo_seconds, call, server.pid)
+            api = measured_load(args.clients, args.seconds, call, server.pid)
             params = {"model_id": model_id, "day": DAY, "as_of": None} | sql_params
-            floor = load(args.clients, args.sql_seconds, sql_call(url, params))
+            floor = load(args.clients, args.sql_seconds, sql_call(url, _LATEST_PER_RACE_SQL, params))
+            key = load(args.clients, args.sql_seconds, sql_call(url, _RESOLVE_MODEL_SQL, key_params))
             figures["endpoints"][name] = {
-                "url": endpoint.replace(base, ""),
+                "url": path,
                 "api": api,
+                "solo": solo,
                 "bare_sql": floor,
+                "key_sql": key,
                 "p95_ratio_vs_sql": round(api["p95_ms"] / floor["p95_ms"], 2) if floor["p95_ms"] else None,
+                "p95_ratio_vs_key_sql": round(api["p95_ms"] / key["p95_ms"], 2) if key["p95_ms"] else None,
             }
     finally:
         server.terminate()
         server.wait(10)
-    figures["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    figures["http_floor"] = http_floor(args.clients, args.sql_seconds, args.port + 1)
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     by = figures["endpoints"]
     figures["targets"] = {
         "zero_errors": all(e["api"]["errors"] == 0 for e in by.values()),
         "race_p95_le_20ms": by["race"]["api"]["p95_ms"] <= 20,
         "today_p95_le_150ms": by["today"]["api"]["p95_ms"] <= 150,
     }
-    line = "bench/api: " + "; ".join(
-        f"{name} P50/P95/P99 {e['api']['p50_ms']}/{e['api']['p95_ms']}/{e['api']['p99_ms']} ms"
-        f" ({e['api']['errors']} errors, {e['api']['rps']} req/s), SQL P95 {e['bare_sql']['p95_ms']} ms"
-        f" ({e['bare_sql']['errors']} errors)"
-        f" ({e['p95_ratio_vs_sql']}x)"
-        for name, e in by.items()
+    line = (
+        "bench/api: "
+        + "; ".join(
+            f"{name} P50/P95/P99 {e['api']['p50_ms']}/{e['api']['p95_ms']}/{e['api']['p99_ms']} ms"
+            f" ({e['api']['errors']} errors, {e['api']['rps']} req/s, solo P50 {e['solo']['p50_ms']} ms),"
+            f" bare SQL P95 {e['bare_sql']['p95_ms']} ms ({e['p95_ratio_vs_sql']}x),"
+            f" key SQL P95 {e['key_sql']['p95_ms']} ms ({e['p95_ratio_vs_key_sql']}x)"
+            for name, e in by.items()
+        )
+        + f"; load {figures['load_average_before'][0]} -> {figures['load_average_after'][0]}"
     )
     write_results("api", figures, line, show_path=True)
     return 0

@@ -15,7 +15,9 @@ def register(subparsers) -> None:
         default=None,
         help="the day /predict/today and the dashboard show (default: today in Paris; e.g. the demo's day)",
     )
-    parser.add_argument("--max-connections", type=int, default=8, help="size of the connection pool")
+    parser.add_argument(
+        "--max-connections", type=int, default=8, help="size of each connection pool (threads, lookups)"
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -28,5 +30,6 @@ def run_serve(args) -> int:
     url = db.ensure_database()
     app = create_app(url, today=args.today, max_connections=args.max_connections)
     print(f"serving on http://{args.host}:{args.port} (docs: /docs, dashboard: /dashboard)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # no access log: a line per request costs more than a cached answer
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 from psycopg.rows import dict_row
 
 from pmu_core.facts import KELLY_CAP
@@ -45,31 +46,48 @@ def models(conn) -> list[dict]:
     return _rows(conn, f"select {_MODEL_COLUMNS} from modeling.models order by name, version")
 
 
-def resolve_model(conn, ref: str | None) -> dict | None:
+# id, name and version are all the API shows of the chosen model (the registry is /models)
+_RESOLVE_MODEL_SQL = """
+select id, name, version, day.publications as day_publications, day.latest as day_latest_publication
+from modeling.models
+left join lateral (
+    select count(*) as publications, max(publication_id) as latest
+    from modeling.publications
+    where model_id = modeling.models.id and race_date = %(day)s
+) as day on true
+where (%(name)s::text is null or name = %(name)s)
+    and case when %(version)s::integer is null then status = 'production' else version = %(version)s end
+order by trained_at desc, id desc
+limit 1
+"""
+
+
+def _resolve_model_params(ref: str | None, day: dt.date | None) -> dict:
+    name, _, version = (ref or "").partition("@")
+    return {"name": name or None, "version": int(version) if version else None, "day": day}
+
+
+def resolve_model(conn, ref: str | None, day: dt.date | None = None) -> dict | None:
     """NAME@VERSION, NAME (its production version) or None (the latest-trained production model),
-    as in ml.registry.get_model; None when there is no such model."""
-    if not _exists(conn, "modeling.models"):
+    as in ml.registry.get_model; None when there is no such model. One query, which also reads the
+    key of the model's publications of `day` (`day_publications`, `day_latest_publication`: what
+    serving/cache.py checks a cached day against). Before `pmu train` creates modeling.* there is
+    no model (asked without a check first: this runs on every request)."""
+    try:
+        found = _rows(conn, _RESOLVE_MODEL_SQL, _resolve_model_params(ref, day))
+    except psycopg.errors.UndefinedTable:
         return None
-    if ref is None:
-        found = _rows(
-            conn,
-            f"select {_MODEL_COLUMNS} from modeling.models where status = 'production'"
-            " order by trained_at desc, id desc limit 1",
-        )
-    else:
-        name, _, version = ref.partition("@")
-        if version:
-            found = _rows(
-                conn,
-                f"select {_MODEL_COLUMNS} from modeling.models where name = %s and version = %s",
-                (name, int(version)),
-            )
-        else:
-            found = _rows(
-                conn,
-                f"select {_MODEL_COLUMNS} from modeling.models where name = %s and status = 'production'",
-                (name,),
-            )
+    return found[0] if found else None
+
+
+async def resolve_model_async(conn: psycopg.AsyncConnection, ref: str | None, day: dt.date) -> dict | None:
+    """resolve_model on an asyncio connection: the lookup of the cached endpoints."""
+    try:
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(_RESOLVE_MODEL_SQL, _resolve_model_params(ref, day))
+            found = await cur.fetchall()
+    except psycopg.errors.UndefinedTable:
+        return None
     return found[0] if found else None
 
 

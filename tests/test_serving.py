@@ -7,10 +7,12 @@ odds re-score before the start and a publication after the start (which knows th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import numpy as np
 import pandas as pd
+import psycopg
 import psycopg2
 import psycopg2.extras
 import pytest
@@ -342,5 +344,17 @@ def test_sessions_are_read_only(api, published):
     try:
         with app.state.pool.connection() as conn:
             assert conn.execute("show transaction_read_only").fetchone() == ("on",)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("delete from modeling.publications")
     finally:
         app.state.pool.close()
+
+    async def lookup_session() -> tuple:  # the pool of the cached endpoints' lookups
+        await app.state.lookups.open(wait=True)
+        try:
+            async with app.state.lookups.connection() as conn:
+                return await (await conn.execute("show transaction_read_only")).fetchone()
+        finally:
+            await app.state.lookups.close()
+
+    assert asyncio.run(lookup_session()) == ("on",)

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 import numpy as np
+import psycopg
 import pytest
 import requests
 from uvicorn_server import Server
@@ -131,3 +132,90 @@ def test_a_database_that_is_down_gives_503_and_the_server_keeps_running(database
             assert time.monotonic() < deadline, "the pool did not reconnect"
             time.sleep(0.5)
         assert answer.status_code == 200 and answer.json() == []
+
+
+# --- the cache of published days ------------------------------------------------------------------
+
+CACHED_DAY = dt.date(2025, 11, 5)
+CACHED_RACE = "2025-11-05-R1-C1"
+SEQUENCE = "modeling.publications_publication_id_seq"
+
+
+def publish(url: str, model_id: int, at: dt.datetime, probabilities: list[float], publication_id=None) -> int:
+    """A publication of CACHED_RACE with these win probabilities (saddle numbers 1, 2, ...), its
+    market served an hour before; `publication_id` forces the id (a run that commits late)."""
+    served = at - dt.timedelta(hours=1)
+    with psycopg.connect(url) as conn:
+        (pid,) = conn.execute(
+            "insert into modeling.publications (publication_id, model_id, model_name, model_version,"
+            " race_date, published_at, market_served_at, trigger, races, runners)"
+            " overriding system value"
+            " values (coalesce(%s, nextval(%s::regclass)),"
+            " %s, 'm', 1, %s, %s, %s, 'manual', 1, %s) returning publication_id",
+            (publication_id, SEQUENCE, model_id, CACHED_DAY, at, served, len(probabilities)),
+        ).fetchone()
+        ranked = sorted(probabilities, reverse=True)
+        for num, p in enumerate(probabilities, start=1):
+            conn.execute(
+                "insert into modeling.published_predictions (publication_id, race_id, num_pmu, probability,"
+                " rank, fair_odds, market_odds, market_served_at, edge, kelly_fraction)"
+                " values (%s, %s, %s, %s, %s, %s, 3.0, %s, %s, 0)",
+                (pid, CACHED_RACE, num, p, ranked.index(p) + 1, 1 / p, served, 3.0 * p - 1),
+            )
+    return pid
+
+
+def test_the_cached_day_follows_each_new_publication_and_the_clock(databases):
+    name, url = databases.create()
+    registry.ensure_tables(url)
+    start = dt.datetime(2025, 11, 5, 13, 0, tzinfo=dt.UTC)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "create table marts.race (race_id text primary key, race_date date, race_start_at timestamptz)"
+        )
+        conn.execute("insert into marts.race values (%s, %s, %s)", (CACHED_RACE, CACHED_DAY, start))
+        (model_id,) = conn.execute(
+            "insert into modeling.models (name, version, kind, feature_hash, features, params,"
+            " artifact_path, status) values ('m', 1, 'condlogit', 'h', '[]', '{}', '/nowhere',"
+            " 'production') returning id"
+        ).fetchone()
+    morning = publish(url, model_id, start - dt.timedelta(hours=4), [0.6, 0.4])
+    now = [start - dt.timedelta(hours=2)]
+    app = create_app(url, today=CACHED_DAY, clock=lambda: now[0])
+    with Server(app) as base:
+
+        def race() -> dict:
+            return requests.get(f"{base}/predict/race/{CACHED_RACE}", timeout=10).json()
+
+        def today() -> dict:
+            return requests.get(f"{base}/predict/today", timeout=10).json()["races"][0]
+
+        first = race()
+        assert first["publication_id"] == morning and [r["probability"] for r in first["runners"]] == [
+            0.6,
+            0.4,
+        ]
+        assert first["staleness_ms"] == 3 * 3600 * 1000  # the market was served at 08:00, now 11:00
+        now[0] += dt.timedelta(seconds=90)
+        later = race()
+        # the same publication, from the cache, but its age is that of the answer
+        assert later["staleness_ms"] == first["staleness_ms"] + 90_000
+        assert {k: v for k, v in later.items() if k != "staleness_ms"} == {
+            k: v for k, v in first.items() if k != "staleness_ms"
+        }
+        assert today() == later
+
+        # a re-score: the next request serves it; a slower run took the id before it (committed below)
+        with psycopg.connect(url) as conn:
+            (slow_id,) = conn.execute("select nextval(%s)", (SEQUENCE,)).fetchone()
+        moved = publish(url, model_id, start - dt.timedelta(minutes=30), [0.3, 0.7])
+        assert race()["publication_id"] == moved and [r["num_pmu"] for r in race()["runners"]] == [2, 1]
+        assert today()["publication_id"] == moved
+        signals = requests.get(f"{base}/signals", params={"min_edge": 0}, timeout=10).json()["signals"]
+        assert [(s["publication_id"], s["num_pmu"]) for s in signals] == [(moved, 2)]  # 0.7 × 3 - 1
+
+        # a run that took an id below the latest but committed after it (and published later): the
+        # latest id is the same, the count is not
+        late = publish(url, model_id, start - dt.timedelta(minutes=10), [0.5, 0.5], publication_id=slow_id)
+        assert late < moved and race()["publication_id"] == late
+    databases.drop(name)

@@ -8,81 +8,12 @@
     modeling.* is a dbt source whose DDL exists only in ml/schema.sql (applied by
     ml.registry.ensure_tables, run by `pmu train` and `pmu score`). Until then the tables do not
     exist and the mart builds empty, with the columns and types it has once they do. -#}
-{%- set published_source = source('modeling', 'published_predictions') -%}
-{%- set published_relation = none -%}
-{%- if execute -%}
-    {%- set published_relation = adapter.get_relation(
-        database=published_source.database,
-        schema=published_source.schema,
-        identifier=published_source.identifier,
-    ) -%}
-{%- endif %}
 
 {%- set value_bet_edge = 0.05 -%}
 
-with published as (
-    {%- if published_relation is not none %}
-        select
-            publications.publication_id,
-            publications.model_id,
-            publications.model_name,
-            publications.model_version,
-            publications.race_date,
-            publications.published_at,
-            rows.race_id,
-            rows.num_pmu,
-            rows.probability,
-            rows.rank,
-            rows.market_odds,
-            rows.market_prob,
-            rows.edge
-        from {{ source('modeling', 'publications') }} as publications
-        inner join {{ published_source }} as rows
-            on publications.publication_id = rows.publication_id
-    {%- else %}
-        -- no modeling.published_predictions yet: no rows, with the types of ml/schema.sql
-        select
-            null::bigint as publication_id,
-            null::bigint as model_id,
-            null::text as model_name,
-            null::integer as model_version,
-            null::date as race_date,
-            null::timestamptz as published_at,
-            null::text as race_id,
-            null::integer as num_pmu,
-            null::double precision as probability,
-            null::integer as rank,
-            null::double precision as market_odds,
-            null::double precision as market_prob,
-            null::double precision as edge
-        where false
-    {%- endif %}
-),
-
--- the last publication of each model that covered the race before its start
-last_before_start as (
-    select distinct on (published.model_id, published.race_id)
-        published.model_id,
-        published.race_id,
-        published.publication_id
-    from published
-    inner join {{ ref('race') }} as races on published.race_id = races.race_id
-    where published.published_at < races.race_start_at
-    order by
-        published.model_id asc,
-        published.race_id asc,
-        published.published_at desc,
-        published.publication_id desc
-),
-
-predictions as (
-    select published.*
-    from published
-    inner join last_before_start
-        on
-            published.publication_id = last_before_start.publication_id
-            and published.race_id = last_before_start.race_id
-            and published.model_id = last_before_start.model_id
+-- the last publication of each model that covered the race before its start (macros/pmu_publications.sql)
+with predictions as (
+    {{- last_publication_before_start(ref('race')) }}
 ),
 
 results as (
