@@ -184,12 +184,14 @@ def clone_database(template_url: str, name: str, server_url: str) -> str:
     """A copy of the database at `template_url` (CREATE DATABASE ... TEMPLATE): the same warehouse
     and model registry for the direct and the Dagster run; its URL."""
     template = db.connection_params(template_url)["dbname"]
-    with psycopg2.connect(server_url) as admin:
+    admin = psycopg2.connect(server_url)
+    try:
         admin.autocommit = True
         with admin.cursor() as cur:
             statement = sql.SQL("create database {} template {}")
             cur.execute(statement.format(sql.Identifier(name), sql.Identifier(template)))
-    admin.close()
+    finally:
+        admin.close()
     return db.url_for_database(server_url, name)
 
 
