@@ -46,6 +46,13 @@ def odds_run_config(race_ids: Sequence[str]) -> dict:
     return {"ops": {**ODDS_RUN_CONFIG["ops"], participants: {"config": {"race_ids": list(race_ids)}}}}
 
 
+# The day's jobs run in one process (the run worker): their steps wait on each other anyway (raw
+# endpoints in the `pmu_api` pool, dbt in the `dbt` pool, both limited to one op at a time, then
+# scoring after dbt), and the multiprocess executor's subprocess per step loads the definitions again
+# each time (dagster-dbt, dbt and the manifest), which cost more than most steps' work.
+DAILY_EXECUTOR = dg.in_process_executor
+
+
 def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
     warehouse_models = dg.AssetSelection.assets(*dbt_defs)
     predictions = dg.AssetSelection.assets(PREDICTIONS_KEY)
@@ -57,6 +64,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
     return {
         "morning": dg.define_asset_job(
             "morning_job",
+            executor_def=DAILY_EXECUTOR,
             selection=_raw("programme", "participants", "performances")
             | warehouse_models
             | predictions
@@ -66,6 +74,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         ),
         "results": dg.define_asset_job(
             "results_job",
+            executor_def=DAILY_EXECUTOR,
             selection=_raw("programme", "participants", "rapports")
             | warehouse_models
             | dg.AssetSelection.assets(BETS_KEY),
@@ -74,6 +83,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         ),
         "odds": dg.define_asset_job(
             "odds_snapshot_job",
+            executor_def=DAILY_EXECUTOR,
             selection=odds,
             description="One more participants snapshot (odds) of a day, the feature mart, and the "
             "races whose market moved re-scored.",
@@ -85,6 +95,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         ),
         "daily": dg.define_asset_job(
             "daily_job",
+            executor_def=DAILY_EXECUTOR,
             selection=_raw(*ENDPOINT_NAMES) | warehouse_models,
             description="Everything for a day (or a range: one run).",
         ),

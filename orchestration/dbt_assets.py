@@ -8,19 +8,31 @@ Two asset definitions share the dbt manifest:
   not partitioned, in their own `*_full_rebuild` groups.
 dbt tests become asset checks (`dbt build` runs them after each model). Both definitions take a
 slot in the `dbt` pool (limit 1), so two runs never write the same model at once.
+
+One parse per window: dbt re-parses the whole project whenever its `--vars` change, so both
+definitions pass a run's window (the full rebuild models read no window var: a test holds them to
+it) and start from the partial parse that the last invocation with the same vars left
+(`parse_cache_dir`): the second step of a run, and every later run of the same day (odds, results),
+parse only what changed.
 """
 
+import hashlib
 import json
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from packaging import version
 
+from orchestration.checks import run_days
 from orchestration.partitions import context_days, daily_partitions, dbt_window_vars, single_run_backfill
 from orchestration.resources import PostgresResource, dbt_executable, dbt_project
 
@@ -95,12 +107,68 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
 translator = WarehouseTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class WarehouseDbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without two costs it pays in the step's process before each
+    step's dbt starts, for features this project does not use: `dbt --version` in a subprocess
+    (the dbt beside this interpreter is the dbt-core package imported here: its version is read in
+    process), and an in-process dbt adapter with the project's macros loaded, used only by
+    dagster-dbt's fetch_row_counts / fetch_column_metadata (relation_metadata reads those facts
+    from the run's own database instead)."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+            from dbt.version import __version__
+
+            return version.parse(__version__)
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+# Parses kept, one per set of vars (a day's window each): a day's later runs within the week.
+PARSES_KEPT = 8
+
+
+def parse_cache_dir(project_dir: Path, dbt_vars: Mapping[str, Any] | None) -> Path:
+    """Where the partial parse of invocations with these vars is kept (target/dagster_parses/<hash>)."""
+    key = hashlib.sha256(json.dumps(dict(dbt_vars or {}), sort_keys=True).encode()).hexdigest()[:16]
+    return Path(project_dir) / "target" / "dagster_parses" / key
+
+
+def keep_parse(target: Path, cache: Path, kept: int = PARSES_KEPT) -> None:
+    """Save the partial parse an invocation left in `target` under `cache` (atomic replace: a
+    reader never sees half a file), then drop all but the `kept` most recently used caches."""
+    parsed = target / PARTIAL_PARSE
+    if not parsed.exists():
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f"{PARTIAL_PARSE}.{os.getpid()}"
+    shutil.copyfile(parsed, partial)
+    os.replace(partial, cache / PARTIAL_PARSE)
+    caches = sorted(
+        (d for d in cache.parent.iterdir() if (d / PARTIAL_PARSE).exists()),
+        key=lambda d: (d / PARTIAL_PARSE).stat().st_mtime,
+        reverse=True,
+    )
+    for stale in caches[kept:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextmanager
-def run_target(name: str) -> Iterator[Path]:
-    """A dbt target folder for one invocation, removed when it succeeds (each holds a ~7 MB
-    manifest: kept per run they would grow by GBs a month) and kept for inspection when it fails."""
+def run_target(name: str, project_dir: Path, dbt_vars: Mapping[str, Any] | None) -> Iterator[Path]:
+    """A dbt target folder for one invocation, seeded with the partial parse of the same vars
+    (dbt then parses only the files changed since), removed when it succeeds (each holds a ~2 MB
+    manifest: kept per run they would grow by GBs a month) after its parse is kept for the next
+    invocation with these vars; kept for inspection when it fails."""
+    cache = parse_cache_dir(project_dir, dbt_vars)
     target = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    if (cache / PARTIAL_PARSE).exists():
+        shutil.copyfile(cache / PARTIAL_PARSE, target / PARTIAL_PARSE)
     yield target
+    keep_parse(target, cache)
     shutil.rmtree(target, ignore_errors=True)
 
 
@@ -189,20 +257,25 @@ def load_project():
     return project
 
 
-def manifest_nodes(project) -> dict[str, Mapping[str, Any]]:
-    manifest = json.loads(project.manifest_path.read_text())
+def read_manifest(project) -> dict[str, Any]:
+    return json.loads(project.manifest_path.read_text())
+
+
+def manifest_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {uid: node for uid, node in manifest.get("nodes", {}).items() if node["resource_type"] == "model"}
 
 
 def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
-    """The dbt asset definitions (none for a selection the project does not have yet)."""
-    models = manifest_nodes(project).values()
+    """The dbt asset definitions (none for a selection the project does not have yet); the
+    manifest is read once for both."""
+    manifest = read_manifest(project)
+    models = manifest_nodes(manifest).values()
     definitions = []
 
     if any(is_daily(m) for m in models):
 
         @dbt_assets(
-            manifest=project.manifest_path,
+            manifest=manifest,
             project=project,
             select=DAILY_SELECT,
             name="dbt_daily_models",
@@ -217,7 +290,10 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
             days = context_days(context)
             dbt_vars = dbt_window_vars(days)
             context.log.info(f"dbt window {dbt_vars}")
-            with postgres.dbt_environment(), run_target("dbt_daily_models") as target:
+            with (
+                postgres.dbt_environment(),
+                run_target("dbt_daily_models", project.project_dir, dbt_vars) as target,
+            ):
                 events = dbt.cli(
                     [*BUILD, "--vars", json.dumps(dbt_vars)], context=context, target_path=target
                 ).stream()
@@ -228,7 +304,7 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
     if any(not is_daily(m) for m in models):
 
         @dbt_assets(
-            manifest=project.manifest_path,
+            manifest=manifest,
             project=project,
             select="fqn:*",
             exclude=DAILY_SELECT,
@@ -239,8 +315,16 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
         def dbt_full_rebuild_models(
             context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
         ):
-            with postgres.dbt_environment(), run_target("dbt_full_rebuild_models") as target:
-                events = dbt.cli(BUILD, context=context, target_path=target).stream()
+            # the run's window, read by none of these models: it only lets this step reuse the
+            # parse of the run's daily step (other vars would make dbt parse everything again)
+            days = run_days(dict(context.run.tags))
+            dbt_vars = dbt_window_vars(days) if days else None
+            args = [*BUILD, "--vars", json.dumps(dbt_vars)] if dbt_vars else BUILD
+            with (
+                postgres.dbt_environment(),
+                run_target("dbt_full_rebuild_models", project.project_dir, dbt_vars) as target,
+            ):
+                events = dbt.cli(args, context=context, target_path=target).stream()
                 yield from with_relation_metadata(events, context, postgres)
 
         definitions.append(dbt_full_rebuild_models)

@@ -105,12 +105,12 @@ def dbt_project() -> DbtProject:
 
 
 def default_resources(project: DbtProject) -> dict[str, dg.ConfigurableResource]:
-    from dagster_dbt import DbtCliResource
+    from orchestration.dbt_assets import WarehouseDbtCli
 
     return {
         "postgres": PostgresResource(url=_env_or_none("PMU_DATABASE_URL")),
         "pmu_api": PmuApiResource(base_url=_env_or_none("PMU_API_BASE_URL")),
-        "dbt": DbtCliResource(
+        "dbt": WarehouseDbtCli(
             project_dir=project,
             profiles_dir=os.fspath(Path(project.profiles_dir)),
             dbt_executable=dbt_executable(),
