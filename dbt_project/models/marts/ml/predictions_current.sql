@@ -4,10 +4,14 @@
     (the 100/1 outsiders with p ≈ 0.002 are out) and an edge p·odds - 1 above var('value_bet_min_edge').
     Reads modeling.predictions (one row per model and runner, replaced at each scoring); a row whose
     market snapshot was served at or after the start is not a pre-race publication and is left out.
-    Until `pmu train` / `pmu score` create modeling.* the mart builds empty. -#}
+    Until `pmu train` / `pmu score` create modeling.* the mart builds empty. The depends_on line
+    gives dbt and Dagster its lineage from the scoring (the asset modeling/predictions writes
+    both tables; dagster-dbt allows one dbt source per asset key), which the existence test
+    hides from a parse: a run builds the mart after the scoring. -#}
 {%- set min_probability = var('value_bet_min_probability', 0.05) -%}
 {%- set min_edge = var('value_bet_min_edge', 0.05) -%}
 
+-- depends_on: {{ source('modeling', 'published_predictions') }}
 with predictions as (
     {%- if source_exists('modeling', 'predictions') and source_exists('modeling', 'models') %}
         select
