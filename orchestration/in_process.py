@@ -57,10 +57,11 @@ def materialize_days(
     run_config: Mapping | None = None,
     tags: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    log_level: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of the selected assets of `defs` (and their checks) for `days` (first, last), the
-    unpartitioned ones materialised once (None: a selection of unpartitioned assets). Raises
-    when a step fails."""
+    unpartitioned ones materialised once (None: a selection of unpartitioned assets); events
+    below `log_level` are recorded on the instance but not printed. Raises when a step fails."""
     # Resources are bound to the assets when definitions resolve: others need new definitions.
     run_defs = dg.Definitions(
         assets=defs.assets, asset_checks=defs.asset_checks, resources={**defs.resources, **(resources or {})}
@@ -72,6 +73,8 @@ def materialize_days(
     first, last = days or (None, None)
     one_day = first is not None and first == last
     day_tags = range_tags(first, last) if days and not one_day else {}
+    if log_level:
+        run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     with frozen_clock(now):
         return job.execute_in_process(
             run_config=run_config,
