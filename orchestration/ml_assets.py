@@ -28,6 +28,7 @@ from pydantic import Field
 from orchestration.partitions import context_days, daily_partitions, single_run_backfill
 from orchestration.resources import PostgresResource
 from pmu_core.facts import DEFAULT_MIN_EDGE
+from pmu_core.settings import now as project_clock
 
 GROUP = "modeling"
 MODEL_KEY = dg.AssetKey(["modeling", "model"])
@@ -319,6 +320,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, po
         model_ref=config.model,
         only_moved=config.only_moved_races,
         trigger=publication_trigger(config.only_moved_races, dict(context.run.tags)),
+        scored_at=project_clock(),  # the project's clock: a replayed day publishes at its own time
         log=context.log.info,
     )
     context.log.info(f"scored {days[0]}..{days[-1]}: {totals['per_day']}")

@@ -18,13 +18,15 @@ from pmu_core.settings import PROJECT_ROOT, live_api_warning, load_settings, par
 
 
 def register(subparsers) -> None:
+    from orchestration.instance import default_storage  # no Dagster import: the pure part
+
     parser = subparsers.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument(
         "--storage",
         choices=("sqlite", "postgres"),
-        default=os.environ.get("PMU_DAGSTER_STORAGE") or "sqlite",
+        default=default_storage(),
         help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)",
     )
     parser.add_argument(
