@@ -108,11 +108,15 @@ def time_bare_train(model: WinModel, train_rows) -> dict:
     started = time.perf_counter()
     matrix = lgb.Dataset(model._lgbm_matrix(df), label=df["won"].to_numpy())
     lgb.train(model.lgbm_params, matrix, num_boost_round=model.n_rounds)
-    return {"bare_lgb_train_seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "bare_lgb_train_seconds": round(time.perf_counter() - started, 2),
+        "n_rounds": model.n_rounds,
+        "fit_split_seconds": model.training["seconds"],
+    }
 
 
 def evaluate_both(
-    frame, *, min_train_days: int, test_days: int, n_boot: int, calibration: str = "cross_fit", dividends=None
+    frame, *, min_train_days: int, test_days: int, n_boot: int, calibration: str = "ensemble", dividends=None
 ) -> dict:
     out = {}
     for kind in ("lgbm", "condlogit"):
@@ -131,6 +135,13 @@ def evaluate_both(
         if kind == "lgbm":
             ratios = [f["fit_seconds"] / f["bare_lgb_train_seconds"] for f in folds]
             result["fold_over_bare_lgb_train"] = round(statistics.median(ratios), 2)
+            result["bare_lgb_train_seconds_mean"] = round(
+                statistics.mean(f["bare_lgb_train_seconds"] for f in folds), 2
+            )
+            result["fit_split_seconds_mean"] = {
+                step: round(statistics.mean(f["fit_split_seconds"].get(step, 0.0) for f in folds), 2)
+                for step in folds[0]["fit_split_seconds"]
+            }
         result["seconds"] = round(time.perf_counter() - started, 1)
         result["feature_importance_top10"] = dict(list(model.feature_importance().items())[:10])
         out[kind] = result
@@ -234,6 +245,8 @@ def run_synthetic(args) -> dict:
         "scoring": scoring,
         "all_races": coverage_summary(lg),
         "fold_over_bare_lgb_train": lg.get("fold_over_bare_lgb_train"),
+        "fit_split_seconds_mean": lg.get("fit_split_seconds_mean"),
+        "bare_lgb_train_seconds_mean": lg.get("bare_lgb_train_seconds_mean"),
         "finishing": finishing_summary(lg),
         "targets": {
             "delta_r2_ci_above_0": lg["delta_r2_combined_vs_market"]["ci_low"] > 0,
@@ -279,6 +292,8 @@ def run_real(args) -> dict:
         "combined_on_closing_races": lg.get("combined_on_closing_races"),
         "all_races": coverage_summary(lg),
         "fold_over_bare_lgb_train": lg.get("fold_over_bare_lgb_train"),
+        "fit_split_seconds_mean": lg.get("fit_split_seconds_mean"),
+        "bare_lgb_train_seconds_mean": lg.get("bare_lgb_train_seconds_mean"),
         "finishing": finishing_summary(lg),
         "discounts_all_days": fit_on_frame(frame.assign(mkt_prob=market_distribution(frame)), "mkt_prob"),
         "targets": {
@@ -345,8 +360,8 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the warehouse")
     parser.add_argument(
         "--calibration",
-        choices=("cross_fit", "holdout"),
-        default="cross_fit",
+        choices=("ensemble", "cross_fit", "holdout"),
+        default="ensemble",
         help="how the models fit their temperature and combination (results suffixed _holdout)",
     )
     args = parser.parse_args()
@@ -383,7 +398,7 @@ def main() -> int:
     )
     figures["calibration"] = args.calibration
     name = ("ml_real" if args.real else "ml") + (
-        "" if args.calibration == "cross_fit" else f"_{args.calibration}"
+        "" if args.calibration == "ensemble" else f"_{args.calibration}"
     )
     _common.write_results(name, figures, line, show_path=True)
     return 0
