@@ -218,7 +218,7 @@ class WinModel:
         holdout_share: float = 0.2,
         tail_calibration: bool = False,
         max_rounds: int = 1000,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int = 20,
         baseline_k: int = 5,
         l2: float = 1e-3,
         seed: int = 0,
