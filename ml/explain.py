@@ -3,7 +3,8 @@ log-score in its race's softmax (stage-1 score × temperature), so contributions
 bias, to what ranks the runner against its field before the market is combined in.
 
 LightGBM: `predict(..., pred_contrib=True)` (SHAP values of the raw margin), summed over a feature's
-raw and race-relative columns (averaged over an ensemble's members, as their margins are). Conditional logit: the terms β_k·z_k of its linear score."""
+raw and race-relative columns (averaged over an ensemble's members, as their margins are).
+Conditional logit: the terms β_k·z_k of its linear score."""
 
 from __future__ import annotations
 
