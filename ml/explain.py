@@ -3,7 +3,8 @@ log-score in its race's softmax (stage-1 score × temperature), so contributions
 bias, to what ranks the runner against its field before the market is combined in.
 
 LightGBM: `predict(..., pred_contrib=True)` (SHAP values of the raw margin), summed over a feature's
-raw and race-relative columns. Conditional logit: the terms β_k·z_k of its linear score."""
+raw and race-relative columns (averaged over an ensemble's members, as their margins are).
+Conditional logit: the terms β_k·z_k of its linear score."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def contribution_matrix(model: WinModel, df: pd.DataFrame) -> np.ndarray:
     """(runners, features) contributions for a prepared frame, in model.features order."""
     if model.kind == "condlogit":
         return model.scaler.transform(df, model.features) * model.stage1_coef * model.temperature
-    raw = model.booster.predict(model._lgbm_matrix(df), pred_contrib=True)
-    columns = model.booster.feature_name()
+    matrix = model._lgbm_matrix(df).to_numpy(dtype=float)
     index = {f: i for i, f in enumerate(model.features)}
     out = np.zeros((len(df), len(model.features)))
-    for j, name in enumerate(columns):
-        out[:, index[name.split("__")[0]]] += raw[:, j]
+    for booster in model.boosters:  # an ensemble scores with its members' mean margin
+        raw = booster.predict(matrix, pred_contrib=True)
+        for j, name in enumerate(booster.feature_name()):
+            out[:, index[name.split("__")[0]]] += raw[:, j] / len(model.boosters)
     return out * model.temperature
 
 

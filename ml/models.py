@@ -3,18 +3,26 @@ temperature turns scores into probabilities within each race, and stage 2 combin
 the market at the same cut-off: p ∝ exp(α·log p_model + β·log p_market) (Benter 1994).
 
 Temperature and stage 2 are fitted on stage-1 scores of races stage 1 was not fitted on, so that
-they see how the model does out of sample. By default (`calibration="cross_fit"`) those are the
-out-of-fold scores of `n_folds` GroupKFold folds by race, which also choose LightGBM's number of
-rounds, and stage 1 is then refitted on every race: n_folds + 1 fits. `calibration="holdout"` holds
-out the latest `holdout_share` of the training window's races instead: stage 1 is fitted once on
-the earlier races (early stopping on the latest) and that one fit is the model, so training costs
-about one `lgb.train`, at the price of never learning from the latest races."""
+they see how the model does out of sample. Three ways to get those scores (`calibration`):
+- "ensemble" (default): a cross-fit ensemble. `n_folds` (2) stage-1 models, each fitted on all
+  the training days but one fold of them (folds of whole days) and stopped early on that fold;
+  their scores on the fold each left out fit the calibration, and the model predicts with the
+  mean of their scores. Every race is learnt from and calibrated on, and no model is fitted twice:
+  with two folds a fit costs about one `lgb.train` on the whole window.
+- "cross_fit": the out-of-fold scores of `n_folds` (5) GroupKFold folds by race, which also choose
+  LightGBM's number of rounds; stage 1 is then refitted on every race: n_folds + 1 fits.
+- "holdout": the latest `holdout_share` of the training window's races are held out; stage 1 is
+  fitted once on the earlier races (early stopping on the latest), at the price of never learning
+  from the latest races.
+The LightGBM matrix (raw and race-relative features) is built and binned once per fit; every
+stage-1 model trains on row subsets of that one binned Dataset."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +34,12 @@ from ml.condlogit import ConditionalLogit
 from ml.frames import feature_columns, has_market, prepare
 from ml.groups import log_softmax_by_race, race_starts, win_targets
 from ml.metrics import per_race_nll, pseudo_r2
-from ml.splits import latest_races_split, race_folds
+from ml.splits import day_folds, latest_races_split, race_folds
 
 KINDS = ("lgbm", "condlogit")
-CALIBRATIONS = ("holdout", "cross_fit")
+CALIBRATIONS = ("ensemble", "cross_fit", "holdout")
+# folds of stage 1 per calibration (holdout fits once)
+DEFAULT_FOLDS = {"ensemble": 2, "cross_fit": 5, "holdout": 1}
 DEFAULT_LGBM_PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
@@ -87,6 +97,24 @@ def relative_features(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
         cols[f + "__vs_race"] = values - groups[f].transform("mean")
         cols[f + "__rank_race"] = groups[f].rank(pct=True)
     return pd.DataFrame(cols, index=df.index)
+
+
+def lgbm_matrix(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """What LightGBM sees: the features and their race-relative versions, as floats."""
+    return relative_features(df, features)
+
+
+class StepClock:
+    """Seconds per named step of a fit (the split of a fold's time the benchmark reports)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 IDENTITY_TAIL = np.array([1.0, 0.0])
@@ -161,6 +189,17 @@ def choose_baseline_features(df: pd.DataFrame, features: list[str], k: int) -> l
     return sorted(features, key=lambda f: -scores[f])[:k]
 
 
+def lgbm_scores(fitted: lgb.Booster | list[lgb.Booster], values: np.ndarray, n_rounds: int | None = None):
+    """Raw margin of a booster (its first `n_rounds` trees, or its best iteration when it stopped
+    early), or the mean margin of an ensemble's boosters."""
+    boosters = fitted if isinstance(fitted, list) else [fitted]
+    return np.mean([b.predict(values, raw_score=True, num_iteration=n_rounds) for b in boosters], axis=0)
+
+
+def booster_file(number: int) -> str:
+    return "model.txt" if number == 0 else f"model_{number}.txt"
+
+
 class WinModel:
     """fit(frame) on a training window; predict(frame) -> p_model, p_market, p_combined per runner.
 
@@ -174,12 +213,12 @@ class WinModel:
         features: list[str] | None = None,
         *,
         lgbm_params: dict | None = None,
-        n_folds: int = 5,
-        calibration: str = "cross_fit",
+        n_folds: int | None = None,
+        calibration: str = "ensemble",
         holdout_share: float = 0.2,
         tail_calibration: bool = False,
         max_rounds: int = 1000,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int = 20,
         baseline_k: int = 5,
         l2: float = 1e-3,
         seed: int = 0,
@@ -192,7 +231,9 @@ class WinModel:
         self.kind = kind
         self.features = list(features) if features else None
         self.lgbm_params = {**DEFAULT_LGBM_PARAMS, **(lgbm_params or {}), "seed": seed}
-        self.n_folds = n_folds
+        self.n_folds = int(n_folds or DEFAULT_FOLDS[calibration])
+        if calibration == "ensemble" and self.n_folds < 2:
+            raise ValueError("a cross-fit ensemble needs n_folds >= 2")
         self.calibration = calibration
         self.holdout_share = holdout_share
         self.tail_calibration = tail_calibration
@@ -201,7 +242,7 @@ class WinModel:
         self.baseline_k = baseline_k
         self.l2 = l2
         self.seed = seed
-        self.booster: lgb.Booster | None = None
+        self.boosters: list[lgb.Booster] = []  # one, or the ensemble's n_folds (scores averaged)
         self.n_rounds: int | None = None
         self.scaler: Standardiser | None = None
         self.stage1_coef: np.ndarray | None = None
@@ -214,55 +255,76 @@ class WinModel:
 
     # ---- stage 1 -------------------------------------------------------------------------------
     def _lgbm_matrix(self, df: pd.DataFrame) -> pd.DataFrame:
-        return relative_features(df, self.features)
+        return lgbm_matrix(df, self.features)
 
-    def _fit_stage1(
+    def _binned(self, df: pd.DataFrame, clock: StepClock) -> tuple[np.ndarray, lgb.Dataset]:
+        """The training frame's LightGBM matrix and its Dataset, binned once (bins use no label);
+        every stage-1 fit of this window trains on a row subset of it."""
+        matrix = self._lgbm_matrix(df)
+        values = matrix.to_numpy(dtype=float)
+        clock.lap("matrix")
+        binned = lgb.Dataset(
+            values,
+            label=df["won"].to_numpy(),
+            feature_name=list(matrix.columns),
+            params=self.lgbm_params,
+            free_raw_data=False,
+        ).construct()
+        clock.lap("dataset")
+        return values, binned
+
+    def _fit_condlogit(self, df: pd.DataFrame, rows: np.ndarray | None = None):
+        part = df if rows is None else df.iloc[rows].reset_index(drop=True)
+        scaler = Standardiser().fit(part, self.features)
+        starts = race_starts(part["race_id"].to_numpy())
+        model = ConditionalLogit(l2=self.l2).fit(
+            scaler.transform(part, self.features), win_targets(part["won"].to_numpy(), starts), starts
+        )
+        return scaler, model.coef_
+
+    def _fit_lgbm(
         self,
-        df: pd.DataFrame,
+        binned: lgb.Dataset,
         rows: np.ndarray | None = None,
         valid: np.ndarray | None = None,
         callbacks: list | None = None,
-    ):
-        """Fit stage 1 on `rows` of df; return (fitted object, n_rounds used). `callbacks`: extra
-        LightGBM callbacks (progress)."""
-        part = df if rows is None else df.iloc[rows].reset_index(drop=True)
-        if self.kind == "condlogit":
-            scaler = Standardiser().fit(part, self.features)
-            starts = race_starts(part["race_id"].to_numpy())
-            model = ConditionalLogit(l2=self.l2).fit(
-                scaler.transform(part, self.features), win_targets(part["won"].to_numpy(), starts), starts
-            )
-            return (scaler, model.coef_), None
-        train_set = lgb.Dataset(self._lgbm_matrix(part), label=part["won"].to_numpy(), free_raw_data=True)
+    ) -> tuple[lgb.Booster, int | None]:
+        """Boost on `rows` of the binned window (all of it if None): `self.n_rounds` rounds, or up
+        to max_rounds with early stopping on the `valid` rows. Returns (booster, rounds kept)."""
+        train_set = binned if rows is None else binned.subset(np.sort(rows))
         if valid is None:
             booster = lgb.train(
                 self.lgbm_params, train_set, num_boost_round=self.n_rounds or 100, callbacks=callbacks or []
             )
             return booster, self.n_rounds
-        held = df.iloc[valid].reset_index(drop=True)
-        valid_set = lgb.Dataset(self._lgbm_matrix(held), label=held["won"].to_numpy(), reference=train_set)
         booster = lgb.train(
             self.lgbm_params,
             train_set,
             num_boost_round=self.max_rounds,
-            valid_sets=[valid_set],
+            valid_sets=[binned.subset(np.sort(valid))],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *(callbacks or [])],
         )
         return booster, max(int(booster.best_iteration or self.max_rounds), 1)
 
+    def _stage1(self) -> list[lgb.Booster] | tuple[Standardiser, np.ndarray]:
+        return self.boosters if self.kind == "lgbm" else (self.scaler, self.stage1_coef)
+
     def _scores(self, fitted, df: pd.DataFrame, n_rounds: int | None = None) -> np.ndarray:
-        """Stage-1 log-scores (before temperature): LightGBM's raw margin or the logit's x·β."""
+        """Stage-1 log-scores (before temperature): LightGBM's raw margin (the mean of the
+        ensemble's) or the logit's x·β. `fitted`: a booster, a list of boosters or (scaler, β)."""
         if self.kind == "condlogit":
             scaler, coef = fitted
             return scaler.transform(df, self.features) @ coef
-        return fitted.predict(self._lgbm_matrix(df), raw_score=True, num_iteration=n_rounds)
+        return lgbm_scores(fitted, self._lgbm_matrix(df).to_numpy(dtype=float), n_rounds)
 
     # ---- fit / predict -------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, *, progress: bool = False) -> WinModel:
         """Fit on a training frame. `progress`: a bar on stderr over the n_folds out-of-fold fits
-        and the final one (with an ETA), the boosting round of the current fit beside it."""
+        (and the final one, but for the ensemble) with an ETA, the boosting round of the current
+        fit beside it."""
         from ml.progress import bar, lgbm_rounds_callback
 
+        clock = StepClock()
         df = prepare(frame)
         if df.empty:
             raise ValueError("no usable races in the training frame (need ≥2 runners and a winner)")
@@ -278,37 +340,58 @@ class WinModel:
         if not self.features:
             raise ValueError("no f_* feature columns to train on")
         starts = race_starts(df["race_id"].to_numpy())
+        clock.lap("prepare")
+        values, binned = self._binned(df, clock) if self.kind == "lgbm" else (None, None)
+
+        def fit_rows(rows, valid, label, fits):
+            """Stage 1 on `rows` (early stopping on `valid`), scored on `valid`; (fitted, rounds, scores)."""
+            callbacks = [lgbm_rounds_callback(fits, label)] if progress else None
+            if self.kind == "condlogit":
+                fitted = self._fit_condlogit(df, rows)
+                held = None if valid is None else self._scores(fitted, df.iloc[valid].reset_index(drop=True))
+                return fitted, None, held
+            booster, n_rounds = self._fit_lgbm(binned, rows, valid, callbacks)
+            held = None if valid is None else lgbm_scores(booster, values[valid], n_rounds)
+            return booster, n_rounds, held
 
         if self.calibration == "holdout":
             fits = bar(1, f"train {self.name}", enabled=progress, unit="fit")
-            callbacks = [lgbm_rounds_callback(fits, "holdout fit")] if progress else None
-            fit_rows, held_rows = latest_races_split(df["race_id"].to_numpy(), self.holdout_share)
-            fitted, n_rounds = self._fit_stage1(df, fit_rows, held_rows, callbacks)
+            earlier, latest = latest_races_split(df["race_id"].to_numpy(), self.holdout_share)
+            fitted, self.n_rounds, scores = fit_rows(earlier, latest, "holdout fit", fits)
             fits.update(1)
-            self.n_rounds = n_rounds
-            calibration_df = df.iloc[held_rows].reset_index(drop=True)
-            scores = self._scores(fitted, calibration_df, n_rounds)
+            calibration_df = df.iloc[latest].reset_index(drop=True)
+            stage1 = [fitted] if self.kind == "lgbm" else fitted
             n_fits = 1
         else:
-            # Out-of-fold scores: tune rounds; stage 1 is then refitted on every race.
+            # Out-of-fold scores on every race: the ensemble's folds are whole days (its members
+            # are the model), cross_fit's are races (they only tune rounds and the calibration).
+            ensemble = self.calibration == "ensemble"
+            ids = df["race_id"].to_numpy()
+            folds = (
+                day_folds(df["race_date"].to_numpy(), ids, self.n_folds)
+                if ensemble
+                else race_folds(ids, self.n_folds)
+            )
+            refit = not (ensemble and self.kind == "lgbm")  # a conditional logit is cheap to refit
             scores = np.zeros(len(df))
-            rounds = []
-            folds = list(race_folds(df["race_id"].to_numpy(), self.n_folds))
-            fits = bar(len(folds) + 1, f"train {self.name}", enabled=progress, unit="fit")
+            members, rounds = [], []
+            fits = bar(len(folds) + refit, f"train {self.name}", enabled=progress, unit="fit")
             for number, (fold_rows, held_rows) in enumerate(folds, start=1):
-                callbacks = [lgbm_rounds_callback(fits, f"fold {number}/{len(folds)}")] if progress else None
-                fold_fit, n_rounds = self._fit_stage1(df, fold_rows, held_rows, callbacks)
+                fitted, n_rounds, scores[held_rows] = fit_rows(
+                    fold_rows, held_rows, f"fold {number}/{len(folds)}", fits
+                )
+                members.append(fitted)
                 rounds.append(n_rounds)
-                held = df.iloc[held_rows].reset_index(drop=True)
-                scores[held_rows] = self._scores(fold_fit, held, n_rounds)
                 fits.update(1)
             if self.kind == "lgbm":
                 self.n_rounds = int(np.mean(rounds))
             calibration_df = df
-            final = [lgbm_rounds_callback(fits, "final fit")] if progress else None
-            fitted, _ = self._fit_stage1(df, callbacks=final)
-            fits.update(1)
-            n_fits = len(rounds) + 1
+            if refit:
+                fitted, _, _ = fit_rows(None, None, "final fit", fits)
+                fits.update(1)
+            stage1 = members if not refit else [fitted] if self.kind == "lgbm" else fitted
+            n_fits = len(folds) + refit
+        clock.lap("stage1")
         fits.close()
         # The temperature and the market combination, on the races stage 1 did not see.
         cal_starts = race_starts(calibration_df["race_id"].to_numpy())
@@ -321,9 +404,10 @@ class WinModel:
             self.tail_combined = self._fit_combined_tail(calibration_df, log_p_model, cal_target)
 
         if self.kind == "lgbm":
-            self.booster = fitted
+            self.boosters = stage1
         else:
-            self.scaler, self.stage1_coef = fitted
+            self.scaler, self.stage1_coef = stage1
+        clock.lap("calibration")
         dates = df["race_date"]
         self.training = {
             "start": str(min(dates)),
@@ -334,6 +418,8 @@ class WinModel:
             "calibration_races": int(len(cal_starts)),
             "stage1_fits": n_fits,
             "n_rounds": self.n_rounds,
+            # where the fit's time went: prepare, matrix, dataset (binning), stage1, calibration
+            "seconds": clock.seconds,
             # stage 1 on the races it was not fitted on (the calibration races)
             "oof_pseudo_r2_model": pseudo_r2(np.exp(log_p_model), cal_target, cal_starts),
         }
@@ -367,15 +453,14 @@ class WinModel:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probabilities per runner (frame rows need not have outcomes). Returns a frame sorted by
         race with race_id, num_pmu, p_model, p_market, p_combined (+ won/target if present)."""
-        if self.booster is None and self.stage1_coef is None:
+        if not self.boosters and self.stage1_coef is None:
             raise RuntimeError("model is not fitted")
         df = prepare(frame, require_outcome="won" in frame.columns)
         missing = sorted(set(self.features) - set(df.columns))
         if missing:
             raise ValueError(f"frame lacks the model's features {missing}")
         starts = race_starts(df["race_id"].to_numpy())
-        fitted = self.booster if self.kind == "lgbm" else (self.scaler, self.stage1_coef)
-        raw_log_p_model = log_softmax_by_race(self.temperature * self._scores(fitted, df), starts)
+        raw_log_p_model = log_softmax_by_race(self.temperature * self._scores(self._stage1(), df), starts)
         log_p_model = apply_tail(raw_log_p_model, self.tail_model, starts)
         # A race without a market price anywhere keeps the model alone.
         combined = log_p_model.copy()
@@ -399,10 +484,11 @@ class WinModel:
         on standardised features for the conditional logit."""
         if self.kind == "condlogit":
             return {f: float(abs(c)) for f, c in zip(self.features, self.stage1_coef, strict=True)}
-        gains = self.booster.feature_importance(importance_type="gain")
         totals: dict[str, float] = {f: 0.0 for f in self.features}
-        for name, gain in zip(self.booster.feature_name(), gains, strict=True):
-            totals[name.split("__")[0]] += float(gain)
+        for booster in self.boosters:
+            gains = booster.feature_importance(importance_type="gain") / len(self.boosters)
+            for name, gain in zip(booster.feature_name(), gains, strict=True):
+                totals[name.split("__")[0]] += float(gain)
         return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
     # ---- persistence ---------------------------------------------------------------------------
@@ -417,17 +503,20 @@ class WinModel:
             "max_rounds": self.max_rounds,
             "early_stopping_rounds": self.early_stopping_rounds,
             "n_rounds": self.n_rounds,
+            "boosters": len(self.boosters),
             "baseline_k": self.baseline_k,
             "l2": self.l2,
             "seed": self.seed,
         }
 
     def save(self, folder: Path) -> Path:
-        """Write model.txt (LightGBM text model) or stage1.json, calibrator.json, manifest.json."""
+        """Write model.txt (LightGBM text model; an ensemble's further members model_1.txt, ...) or
+        stage1.json, calibrator.json, manifest.json."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if self.kind == "lgbm":
-            self.booster.save_model(str(folder / "model.txt"))
+            for number, booster in enumerate(self.boosters):
+                booster.save_model(str(folder / booster_file(number)))
         else:
             (folder / "stage1.json").write_text(
                 json.dumps(
@@ -489,7 +578,10 @@ class WinModel:
         model.n_rounds = params["n_rounds"]
         model.training = manifest["training"]
         if model.kind == "lgbm":
-            model.booster = lgb.Booster(model_file=str(folder / "model.txt"))
+            model.boosters = [
+                lgb.Booster(model_file=str(folder / booster_file(number)))
+                for number in range(params.get("boosters", 1))  # one before the ensemble
+            ]
         else:
             stage1 = json.loads((folder / "stage1.json").read_text())
             model.stage1_coef = np.array(stage1["coef"])

@@ -1,5 +1,5 @@
 """Time-ordered splits: walk-forward by date for evaluation; inside a training window, the latest
-races held out for calibration, or GroupKFold by race for cross-fitting."""
+races held out for calibration, or GroupKFold by day or by race for cross-fitting."""
 
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ def latest_races_split(race_ids, share: float) -> tuple[np.ndarray, np.ndarray]:
     n_held = min(max(int(round(share * len(races))), 1), len(races) - 1)
     held = np.isin(ids, races[-n_held:])
     return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def day_folds(race_dates, race_ids, n_splits: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    """GroupKFold by race date: a day's races are all on one side (runners of a day share its
+    going and its late news); by race when the window has fewer days than folds."""
+    dates = np.asarray(race_dates)
+    if len(np.unique(dates)) < n_splits:
+        return race_folds(race_ids, n_splits)
+    return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(dates)), groups=dates))
 
 
 def race_folds(race_ids, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -57,7 +57,9 @@ class ModelConfig(dg.Config):
     name: str | None = Field(default=None, description="model name; unset: win_<kind>")
     features: list[str] | None = Field(default=None, description="f_* columns; unset: all")
     cutoff: Literal["mart", "morning"] = "mart"
-    n_folds: int = Field(default=5, description="GroupKFold by race inside training")
+    n_folds: int | None = Field(
+        default=None, description="stage-1 folds in training; unset: the calibration's (2 for the ensemble)"
+    )
     seed: int = 0
     promote: bool | None = Field(
         default=None, description="make it production; unset: only when its name has no production version"

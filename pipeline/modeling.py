@@ -24,7 +24,8 @@ class Recipe:
     features: tuple[str, ...] | None = None  # f_* columns; None: all
     cutoff: str = "mart"  # market at the feature mart's cut-off, or "morning"
     seed: int = 0
-    n_folds: int = 5
+    n_folds: int | None = None  # stage-1 folds; None: the calibration's own (ml.models.DEFAULT_FOLDS)
+    calibration: str = "ensemble"  # ensemble | cross_fit | holdout (ml.models)
 
     @property
     def model_name(self) -> str:
@@ -35,7 +36,12 @@ class Recipe:
 
         features = list(self.features) if self.features else None
         return WinModel(
-            name=self.model_name, kind=self.kind, features=features, n_folds=self.n_folds, seed=self.seed
+            name=self.model_name,
+            kind=self.kind,
+            features=features,
+            n_folds=self.n_folds,
+            calibration=self.calibration,
+            seed=self.seed,
         )
 
     @classmethod
@@ -48,6 +54,8 @@ class Recipe:
             cutoff=record.metrics.get("cutoff", "mart"),
             seed=(record.params or {}).get("seed", 0),
             n_folds=(record.params or {}).get("n_folds", 5),
+            # models registered before the calibration was a parameter were cross-fitted
+            calibration=(record.params or {}).get("calibration", "cross_fit"),
         )
 
 

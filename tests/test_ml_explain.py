@@ -23,8 +23,7 @@ def test_contributions_add_up_to_the_stage1_score(frame, kind):
     df = prepare(frame)
     contributions = contribution_matrix(model, df)
     assert contributions.shape == (len(df), len(model.features))
-    fitted = model.booster if kind == "lgbm" else (model.scaler, model.stage1_coef)
-    score = model._scores(fitted, df) * model.temperature
+    score = model._scores(model._stage1(), df) * model.temperature
     if kind == "lgbm":
         # SHAP values plus the bias (the same for every runner) give the raw margin
         bias = score - contributions.sum(axis=1)

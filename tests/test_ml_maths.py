@@ -15,7 +15,7 @@ from ml.frames import prepare
 from ml.groups import log_softmax_by_race, race_starts, softmax_by_race, win_targets
 from ml.models import WinModel
 from ml.simulate import simulate_races
-from ml.splits import race_folds, walk_forward_splits
+from ml.splits import day_folds, race_folds, walk_forward_splits
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +233,7 @@ def test_save_and_load_give_the_same_predictions(world, tmp_path):
         np.testing.assert_allclose(a["p_combined"], b["p_combined"], rtol=1e-9)
         assert (tmp_path / kind / "manifest.json").exists() and (tmp_path / kind / "calibrator.json").exists()
     assert (tmp_path / "lgbm" / "model.txt").read_text().startswith("tree")
+    assert (tmp_path / "lgbm" / "model_2.txt").read_text().startswith("tree")  # the ensemble's third
 
 
 def test_post_race_columns_are_refused_as_features():
@@ -375,9 +376,58 @@ def test_binomial_se_of_a_rate():
     assert metrics.binomial_se([0.5, 0.0], [100, 10]).tolist() == pytest.approx([0.05, 0.0])
 
 
-def test_lgbm_training_progress_names_fits_and_boosting_rounds(capsys):
+@pytest.mark.parametrize(("calibration", "fits"), [("ensemble", "3/3"), ("cross_fit", "4/4")])
+def test_lgbm_training_progress_names_fits_and_boosting_rounds(capsys, calibration, fits):
     frame = simulate_races(8, 10, seed=3)
-    WinModel(kind="lgbm", n_folds=3, max_rounds=40).fit(frame, progress=True)
+    WinModel(kind="lgbm", n_folds=3, max_rounds=40, calibration=calibration).fit(frame, progress=True)
     bar = capsys.readouterr().err
-    assert "4/4" in bar  # 3 out-of-fold fits and the final one
+    assert fits in bar  # 3 out-of-fold fits (and cross_fit's final one)
     assert "round " in bar and ("fold 3/3" in bar or "final fit" in bar)
+
+
+# --- the cross-fit ensemble ------------------------------------------------------------------------
+
+
+def test_day_folds_keep_days_whole_and_fall_back_to_races():
+    dates = np.repeat(np.arange(6), [3, 5, 2, 4, 4, 3])
+    races = np.arange(len(dates)) // 2
+    folds = day_folds(dates, races, 2)
+    held_days = [set(dates[held]) for _, held in folds]
+    assert held_days[0].isdisjoint(held_days[1]) and held_days[0] | held_days[1] == set(range(6))
+    for fit, held in folds:
+        assert set(dates[fit]).isdisjoint(dates[held])
+    one_day = day_folds(np.zeros(6), np.array([0, 0, 1, 1, 2, 2]), 2)
+    assert all(
+        set(np.array([0, 0, 1, 1, 2, 2])[h]).isdisjoint(np.array([0, 0, 1, 1, 2, 2])[f]) for f, h in one_day
+    )
+
+
+def test_ensemble_members_score_only_the_days_they_did_not_learn():
+    frame = simulate_races(16, 20, beta=(1.5, 0.0, 0.0), seed=7)
+    df = prepare(frame)
+    (_, first_fold), _ = day_folds(df["race_date"].to_numpy(), df["race_id"].to_numpy(), 2)
+    # on one fold's days the signal points the other way: the member that learnt the other days
+    # scores these backwards, so out-of-fold scores fit a negative temperature (in-sample: positive)
+    flipped = frame["race_date"].isin(set(df["race_date"].iloc[first_fold]))
+    frame.loc[flipped, "f_x0"] *= -1
+    model = WinModel(kind="lgbm", features=["f_x0"], max_rounds=100).fit(frame)
+    assert model.temperature < 0
+    unflipped = WinModel(kind="lgbm", features=["f_x0"], max_rounds=100).fit(
+        simulate_races(16, 20, beta=(1.5, 0.0, 0.0), seed=7)
+    )
+    assert unflipped.temperature > 0
+
+
+def test_ensemble_predicts_with_its_members_mean_margin_and_fits_no_extra_model(world):
+    model = WinModel(kind="lgbm", n_folds=3, max_rounds=200).fit(world)
+    assert len(model.boosters) == 3 and model.training["stage1_fits"] == 3
+    assert model.training["calibration_races"] == model.training["races"]  # every race out of fold
+    preds = model.predict(world)
+    df = prepare(world)
+    matrix = model._lgbm_matrix(df).to_numpy()
+    margin = np.mean([b.predict(matrix, raw_score=True) for b in model.boosters], axis=0)
+    expected = softmax_by_race(model.temperature * margin, race_starts(df["race_id"].to_numpy()))
+    np.testing.assert_allclose(preds["p_model"], expected, rtol=1e-9)
+    # the members differ (each learnt other days), so the mean is not one of them
+    assert not np.allclose(margin, model.boosters[0].predict(matrix, raw_score=True))
+    assert set(model.training["seconds"]) == {"prepare", "matrix", "dataset", "stage1", "calibration"}
