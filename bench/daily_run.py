@@ -52,12 +52,11 @@ from pipeline.build import window_vars
 from pipeline.land import ReplayPass, land_replayed, recorded_days
 from pmu_core import db
 from pmu_core.dbt import run_dbt
-from pmu_core.facts import ENDPOINT_NAMES, api_path, day_code
+from pmu_core.facts import ENDPOINT_NAMES, MORNING_RUN_ENDPOINTS, api_path, day_code
 from pmu_core.programme import programme_races
 from pmu_core.settings import PROJECT_ROOT
 
 POLITE_RPS = ClientConfig(base_url="").requests_per_second
-MORNING_ENDPOINTS = ("programme", "participants", "performances")
 BENCH_MODEL = "bench_daily_run"
 PUBLISHED_WITHIN_S = 300  # 08:00 -> 08:05
 
@@ -248,7 +247,7 @@ def time_morning_direct(url: str, base_url: str, day: date) -> dict:
 
     config = ClientConfig(base_url=base_url, requests_per_second=None)
     started = time.perf_counter()
-    report = ingest_day(day, config=config, db_url=url, only=MORNING_ENDPOINTS)
+    report = ingest_day(day, config=config, db_url=url, only=MORNING_RUN_ENDPOINTS)
     land_s = time.perf_counter() - started
     if report.failed:
         raise RuntimeError(f"morning ingest failed: {report.failed[:3]}")
@@ -270,7 +269,7 @@ def morning_requests(base_url: str, day: date) -> int:
     """GETs of the morning run: the programme, then participants and performances of each race."""
     with PmuClient(ClientConfig(base_url=base_url, requests_per_second=None)) as client:
         races = programme_races(json.loads(client.fetch(api_path("programme", day)).body))
-    return 1 + len(races) * (len(MORNING_ENDPOINTS) - 1)
+    return 1 + len(races) * (len(MORNING_RUN_ENDPOINTS) - 1)
 
 
 def run_morning(history: Path, day: date, train_days: int) -> dict:

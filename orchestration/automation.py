@@ -22,7 +22,7 @@ from orchestration.drift_assets import DRIFT_KEY
 from orchestration.ml_assets import BETS_KEY, EVALUATION_KEY, FEATURES_KEY, MODEL_KEY, PREDICTIONS_KEY
 from orchestration.raw_assets import raw_asset_key
 from orchestration.resources import PostgresResource
-from pmu_core import settings
+from pmu_core import facts, settings
 from pmu_core.facts import ENDPOINT_NAMES, PARIS
 
 
@@ -65,7 +65,7 @@ def build_jobs(dbt_defs: Sequence[dg.AssetsDefinition]) -> dict[str, Any]:
         "morning": dg.define_asset_job(
             "morning_job",
             executor_def=DAILY_EXECUTOR,
-            selection=_raw("programme", "participants", "performances")
+            selection=_raw(*facts.MORNING_RUN_ENDPOINTS)
             | warehouse_models
             | predictions
             | dg.AssetSelection.assets(DRIFT_KEY),

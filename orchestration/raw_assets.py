@@ -25,7 +25,6 @@ API_POOL = "pmu_api"  # one run at a time talks to the API: politeness holds acr
 MORNING_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=1), timezone=facts.PARIS.key
 )
-MORNING_ENDPOINTS = ("programme", "participants")
 
 
 class RawFetchConfig(dg.Config):
@@ -191,7 +190,7 @@ def build_raw_asset(
         group_name=RAW_GROUP,
         retry_policy=retry_policy,
         pool=API_POOL,
-        freshness_policy=MORNING_FRESHNESS if endpoint in MORNING_ENDPOINTS else None,
+        freshness_policy=MORNING_FRESHNESS if endpoint in facts.MORNING_SNAPSHOT_ENDPOINTS else None,
         kinds={"python", "postgres"},
         description=f"Untouched PMU `{endpoint}` bodies, one row per distinct snapshot "
         f"({spec.qualified_table}).",

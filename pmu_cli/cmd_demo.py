@@ -30,11 +30,10 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 
 from pmu_core import db
-from pmu_core.facts import PARIS
+from pmu_core.facts import MORNING_SNAPSHOT_ENDPOINTS, PARIS
 from pmu_core.settings import load_settings
 
 DEMO_TODAY = date(2025, 11, 30)
-MORNING_ENDPOINTS = ("programme", "participants")  # fixed, so that two demos tell the same story
 # The demo's clock on "today": its morning snapshot is captured 09:00-09:10 Paris and its first
 # start is after 10:30 (synth), its final snapshot is captured from 23:30.
 MORNING_AT = clock_time(9, 30)
@@ -98,7 +97,7 @@ def _selections():
     scoring = dg.AssetSelection.assets(PREDICTIONS_KEY).downstream()  # drift, the consumer marts
     settling = dg.AssetSelection.assets(BETS_KEY).downstream()
     return {
-        "morning": dg.AssetSelection.assets(*(raw_asset_key(e) for e in MORNING_ENDPOINTS)),
+        "morning": dg.AssetSelection.assets(*(raw_asset_key(e) for e in MORNING_SNAPSHOT_ENDPOINTS)),
         "final": raw,
         # the models the training reads, and the rest of the warehouse that needs no scoring
         "warehouse": dg.AssetSelection.all() - raw - training - scoring - settling,
@@ -169,8 +168,8 @@ def _step_land(ctx: dict) -> str:
 
     ctx["selections"] = _selections()
     morning_clock = demo_clock(ctx["today"], MORNING_AT)
-    # The morning run lands what the 08:00 schedule lands (programme, participants with the morning
-    # odds) for every day, today included; the final run lands the rest once results are out, for
+    # The morning run lands the morning snapshot (programme, participants with the morning odds)
+    # for every day, today included; the final run lands the rest once results are out, for
     # every day before today. Each day's morning body is landed before its final one.
     with ReplayServerThread(ctx["synth_dir"] / "morning") as morning:
         first = _run(

@@ -67,6 +67,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 RAW_TABLES: dict[str, str] = {e.name: e.raw_table for e in ENDPOINTS}
+# The bodies that change through a race day (fields, odds): a morning snapshot holds these, and
+# they are landed again once the results are out.
+MORNING_SNAPSHOT_ENDPOINTS: tuple[str, ...] = ("programme", "participants")
+# What the 08:00 morning run lands: the snapshot plus the past performances the features read.
+MORNING_RUN_ENDPOINTS: tuple[str, ...] = (*MORNING_SNAPSHOT_ENDPOINTS, "performances")
 
 
 def endpoint(name: str) -> Endpoint:
