@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from browser_helpers import CHROMIUM
 
 from pmu_core import db
 from pmu_core.replay_server import FaultPlan, ReplayServerThread
@@ -113,3 +114,14 @@ def replay_server():
     yield start
     for server in running:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Debian's headless Chromium for the browser tests (tests/browser_helpers.py)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: `apt-get install chromium` (make test installs it under CI)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM

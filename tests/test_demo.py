@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from browser_helpers import CHROMIUM_ARGS
 
 from pmu_core.facts import PARIS
 from pmu_core.settings import PROJECT_ROOT
@@ -35,17 +36,6 @@ DAYS = 12
 TODAY = dt.date(2025, 11, 30)  # pmu_cli.cmd_demo.DEMO_TODAY, restated: the test does not read it
 FIRST_DAY = TODAY - dt.timedelta(days=DAYS)
 DEMO_RUNS = 6  # landing (morning, final), dbt, train+evaluate, score, results
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = PROJECT_ROOT / "docs" / "dagster_catalog.png"
 STARTUP_SECONDS = 300  # the webserver loads the definitions: slow on a busy box
 
@@ -178,16 +168,6 @@ def test_today_is_published_before_its_starts_and_judged_after_its_results(demo)
 
 
 # --- the Dagster UI in a real browser ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: `apt-get install chromium` (make test installs it under CI)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
 
 
 def _free_port() -> int:

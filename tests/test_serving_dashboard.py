@@ -9,12 +9,11 @@ The test saves the screenshot the README shows (docs/dashboard.png)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser_helpers import CHROMIUM_ARGS
 from uvicorn_server import Server
 
 from ml.dataset import load_scoring_frame
@@ -29,19 +28,6 @@ from synth import generate
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags for a headless run on a shared CI box: no sandbox (root in a container), no GPU, nothing
-# phoned home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = PROJECT_ROOT / "docs" / "dashboard.png"
 
 START = dt.date(2025, 10, 1)
@@ -56,16 +42,6 @@ def morning_run_time(url: str, day: dt.date) -> dt.datetime:
     served = pd.to_datetime(load_scoring_frame(url, day)["mkt_served_at"], utc=True).max()
     morning = dt.datetime.combine(day, dt.time(8, 0), PARIS)
     return morning if pd.isna(served) else max(morning, served.to_pydatetime() + dt.timedelta(minutes=5))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: `apt-get install chromium` (make test installs it under CI)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
