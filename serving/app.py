@@ -4,10 +4,10 @@ Every request borrows a connection from a psycopg pool whose sessions are read-o
 cannot write the warehouse); statements that must agree are read in one transaction. What was
 published for a model and a day is cached while the day's publications are unchanged
 (serving/cache.py): /predict/today, /predict/race/{id} and /signals then cost one indexed lookup,
-on the event loop. Inputs are typed (dates, numbers) or
-validated (race ids) before any query, and reach SQL only as bound parameters (serving/queries.py).
-A database that cannot be reached answers 503 with the reason; the server keeps running and the
-pool reconnects once the database is back."""
+on the event loop, shared by the requests that arrive while it is in flight. Inputs are typed
+(dates, numbers) or validated (race ids) before any query, and reach SQL only as bound parameters
+(serving/queries.py). A database that cannot be reached answers 503 with the reason; the server
+keeps running and the pool reconnects once the database is back."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from serving import queries
 from serving.cache import (
     PublishedDay,
     PublishedDays,
+    SharedLookups,
     list_opening,
     open_body,
     published_day,
@@ -203,15 +204,20 @@ def create_app(
         published_days.put(model_id, day, found)
         return found
 
+    async def resolve_model(ref: str | None, day: dt.date) -> dict | None:
+        async with lookups.connection() as conn:
+            return await queries.resolve_model_async(conn, ref, day)
+
+    model_lookups = SharedLookups(resolve_model)
+
     async def latest_published(day: dt.date, model: str | None) -> tuple[dict, PublishedDay]:
         """The model and what it last published for `day`: from the cache while the day's
-        publication key is unchanged (one query), else read and cached. On a miss the races are
+        publication key is unchanged (one query, shared by concurrent requests: SharedLookups), else
+        read and cached. On a miss the races are
         read after the key, so they are at least as new as it: a publication committed between the
         two only makes the next request read again."""
         ref = checked_model_ref(model)  # a malformed reference is a 422 even with the database down
-        async with lookups.connection() as conn:
-            chosen = await queries.resolve_model_async(conn, ref, day)
-        chosen = found_or_404(chosen, model)
+        chosen = found_or_404(await model_lookups.get(ref, day), model)
         key = (chosen["day_publications"], chosen["day_latest_publication"])
         found = published_days.get(chosen["id"], day, key)
         if found is None:

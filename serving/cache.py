@@ -13,9 +13,11 @@ it is added to each race's cached body when answering."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -94,3 +96,48 @@ class PublishedDays:
             self._entries.move_to_end((model_id, day))
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
+
+
+class SharedLookups:
+    """Concurrent requests for the same key share one lookup, and never one already on its way.
+
+    `fetch(*key)` runs for the first caller; callers who ask while it is in flight wait for it to
+    end and then share the next fetch, started after they all asked. So every answer reflects the
+    warehouse as it was at or after its request's arrival (a client that has just published reads
+    its publication), while under N concurrent requests the warehouse sees about two lookups per
+    round trip instead of N. Event-loop only (not thread-safe); an error reaches every caller of
+    that fetch."""
+
+    def __init__(self, fetch: Callable[..., Awaitable]):
+        self._fetch = fetch
+        self._running: dict[Hashable, asyncio.Future] = {}  # the fetch in flight per key
+        self._next: dict[Hashable, asyncio.Future] = {}  # what those who came during it will share
+
+    async def get(self, *key: Hashable):
+        if key not in self._running:
+            answer = self._start(key)
+        else:
+            answer = self._next.get(key)
+            if answer is None:
+                answer = self._next[key] = asyncio.get_running_loop().create_future()
+        # shielded: a caller that goes away (client disconnected) does not cancel the others' fetch
+        return await asyncio.shield(answer)
+
+    def _start(self, key: tuple, answer: asyncio.Future | None = None) -> asyncio.Future:
+        answer = answer or asyncio.get_running_loop().create_future()
+        self._running[key] = answer
+        task = asyncio.ensure_future(self._fetch(*key))
+        task.add_done_callback(lambda done: self._finish(key, answer, done))
+        return answer
+
+    def _finish(self, key: tuple, answer: asyncio.Future, done: asyncio.Task) -> None:
+        del self._running[key]
+        if done.cancelled():
+            answer.cancel()
+        elif done.exception() is not None:
+            answer.set_exception(done.exception())
+        else:
+            answer.set_result(done.result())
+        waiting = self._next.pop(key, None)
+        if waiting is not None:
+            self._start(key, waiting)

@@ -3,6 +3,7 @@ baselines, and a server whose database is down (real uvicorn, real PostgreSQL)."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
@@ -18,6 +19,7 @@ from orchestration.ml_assets import publication_trigger
 from pmu_core import db
 from pmu_core.facts import KELLY_CAP, parse_race_id
 from serving.app import create_app
+from serving.cache import SharedLookups
 from serving.dashboard import calibration_bins, cumulative_roi
 from serving.queries import fractional_kelly
 from serving.svg import Series, line_chart, nice_ticks, scale
@@ -107,6 +109,65 @@ def test_publication_trigger_names_the_run():
     assert publication_trigger(True, {"dagster/schedule_name": "morning_schedule"}) == "odds_moved"
     assert publication_trigger(False, {"dagster/schedule_name": "morning_schedule"}) == "morning"
     assert publication_trigger(False, {}) == "dagster"
+
+
+class Warehouse:
+    """A fetch whose answer is the warehouse's version when the fetch started, held until released."""
+
+    def __init__(self):
+        self.version = 0
+        self.started: list[tuple] = []
+        self.release = asyncio.Event()
+
+    async def fetch(self, day: str):
+        seen = self.version
+        self.started.append((day, seen))
+        await self.release.wait()
+        if seen < 0:
+            raise RuntimeError("database down")
+        return (day, seen)
+
+
+def test_shared_lookups_never_hand_out_a_lookup_begun_before_the_request():
+    async def scenario():
+        warehouse = Warehouse()
+        shared = SharedLookups(warehouse.fetch)
+        first = asyncio.create_task(shared.get("d1"))
+        while not warehouse.started:  # the first fetch is on its way, at version 0
+            await asyncio.sleep(0)
+        warehouse.version = 1  # a publication commits
+        later = [asyncio.create_task(shared.get("d1")) for _ in range(5)]
+        other_day = asyncio.create_task(shared.get("d2"))
+        while len(warehouse.started) < 2:
+            await asyncio.sleep(0)
+        warehouse.release.set()
+        answers = await asyncio.gather(first, *later, other_day)
+        return warehouse.started, answers
+
+    started, answers = asyncio.run(scenario())
+    # the five requests made during the first fetch share one fetch, begun after they asked
+    assert answers == [("d1", 0)] + [("d1", 1)] * 5 + [("d2", 1)]
+    assert started == [("d1", 0), ("d2", 1), ("d1", 1)]
+
+
+def test_shared_lookups_pass_an_error_to_its_callers_only_and_outlive_a_cancelled_caller():
+    async def scenario():
+        warehouse = Warehouse()
+        warehouse.version = -1
+        shared = SharedLookups(warehouse.fetch)
+        callers = [asyncio.create_task(shared.get("d1")) for _ in range(2)]
+        while not warehouse.started:
+            await asyncio.sleep(0)
+        callers[1].cancel()  # a client that went away
+        warehouse.release.set()
+        failed = await asyncio.gather(*callers, return_exceptions=True)
+        warehouse.version = 2  # the database is back: the next request fetches afresh
+        return failed, await shared.get("d1")
+
+    failed, recovered = asyncio.run(scenario())
+    assert isinstance(failed[0], RuntimeError) and "database down" in str(failed[0])
+    assert isinstance(failed[1], asyncio.CancelledError)
+    assert recovered == ("d1", 2)
 
 
 def test_a_database_that_is_down_gives_503_and_the_server_keeps_running(databases):
