@@ -212,10 +212,9 @@ def create_app(
 
     async def latest_published(day: dt.date, model: str | None) -> tuple[dict, PublishedDay]:
         """The model and what it last published for `day`: from the cache while the day's
-        publication key is unchanged (one query, shared by concurrent requests: SharedLookups), else
-        read and cached. On a miss the races are
-        read after the key, so they are at least as new as it: a publication committed between the
-        two only makes the next request read again."""
+        publication key is unchanged (one query, shared by concurrent requests: SharedLookups),
+        else read and cached. On a miss the races are read after the key, so they are at least as
+        new as it: a publication committed between the two only makes the next request read again."""
         ref = checked_model_ref(model)  # a malformed reference is a 422 even with the database down
         chosen = found_or_404(await model_lookups.get(ref, day), model)
         key = (chosen["day_publications"], chosen["day_latest_publication"])

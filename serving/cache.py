@@ -110,7 +110,7 @@ class SharedLookups:
 
     def __init__(self, fetch: Callable[..., Awaitable]):
         self._fetch = fetch
-        self._running: dict[Hashable, asyncio.Future] = {}  # the fetch in flight per key
+        self._running: set[Hashable] = set()  # the keys with a fetch in flight
         self._next: dict[Hashable, asyncio.Future] = {}  # what those who came during it will share
 
     async def get(self, *key: Hashable):
@@ -124,14 +124,15 @@ class SharedLookups:
         return await asyncio.shield(answer)
 
     def _start(self, key: tuple, answer: asyncio.Future | None = None) -> asyncio.Future:
-        answer = answer or asyncio.get_running_loop().create_future()
-        self._running[key] = answer
+        if answer is None:
+            answer = asyncio.get_running_loop().create_future()
+        self._running.add(key)
         task = asyncio.ensure_future(self._fetch(*key))
         task.add_done_callback(lambda done: self._finish(key, answer, done))
         return answer
 
     def _finish(self, key: tuple, answer: asyncio.Future, done: asyncio.Task) -> None:
-        del self._running[key]
+        self._running.discard(key)
         if done.cancelled():
             answer.cancel()
         elif done.exception() is not None:
