@@ -1,7 +1,8 @@
 """The Dagster instance `pmu ui` runs with: DAGSTER_HOME under PMU_HOME, run/event/schedule
-storage in sqlite files there by default, or in the warehouse's PostgreSQL (dagster-postgres)
-with PMU_DAGSTER_STORAGE=postgres. Dagster reads that database's URL from PMU_DAGSTER_PG_URL
-(set by `pmu ui` and `pmu demo`), so no credential is written to disk.
+storage in the warehouse's PostgreSQL (schema `dagster`, orchestration.storage: one kept
+connection per storage) by default, or in sqlite files under DAGSTER_HOME with
+PMU_DAGSTER_STORAGE=sqlite. Dagster reads the database's URL from PMU_DAGSTER_PG_URL (set by
+`pmu ui` and `pmu demo`), so no credential is written to disk.
 
 `open_instance` gives that instance to code that runs in this process (`pmu demo`): what it
 records, `pmu ui` shows. Dagster is imported there only."""
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 STORAGE_KINDS = ("sqlite", "postgres")
 STORAGE_ENV = "PMU_DAGSTER_STORAGE"
 PG_URL_ENV = "PMU_DAGSTER_PG_URL"
+# Dagster's tables live in their own schema of the warehouse database (created by db.ensure_schemas)
+DAGSTER_SCHEMA = "dagster"
 # One op at a time per pool: `dbt` (two runs never write the same incremental model at once) and
 # `pmu_api` (two runs never double the request rate).
 POOL_LIMIT = 1
@@ -31,16 +34,24 @@ def dagster_home(settings: Settings) -> Path:
 
 
 def default_storage() -> str:
-    """PMU_DAGSTER_STORAGE, else sqlite: `pmu ui` and `pmu demo` agree on where runs are kept."""
-    return os.environ.get(STORAGE_ENV) or "sqlite"
+    """PMU_DAGSTER_STORAGE, else postgres: `pmu ui` and `pmu demo` agree on where runs are kept.
+    Postgres by default: sqlite commits and syncs the disk once per event, about a thousand per
+    daily run (bench/daily_run.py --storage compares them)."""
+    return os.environ.get(STORAGE_ENV) or "postgres"
 
 
-def instance_yaml(home: Path, storage: str = "sqlite") -> str:
+def instance_yaml(home: Path, storage: str = "postgres") -> str:
     """dagster.yaml for DAGSTER_HOME=`home` (JSON is valid YAML: no YAML writer needed)."""
     if storage not in STORAGE_KINDS:
         raise ValueError(f"PMU_DAGSTER_STORAGE must be one of {STORAGE_KINDS}, got {storage!r}")
     if storage == "postgres":
-        storage_config = {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
+        storage_config = {
+            "custom": {
+                "module": "orchestration.storage",
+                "class": "PooledPostgresStorage",
+                "config": {"postgres_url": {"env": PG_URL_ENV}},
+            }
+        }
     else:
         storage_config = {"sqlite": {"base_dir": str(home / "storage")}}
     config = {
@@ -58,14 +69,17 @@ def instance_yaml(home: Path, storage: str = "sqlite") -> str:
 
 def sqlalchemy_url(url: str) -> str:
     """The warehouse URL for dagster-postgres: SQLAlchemy must be told to use psycopg2 (the driver
-    installed here; its default for `postgresql://` is psycopg 3)."""
+    installed here; its default for `postgresql://` is psycopg 3), and Dagster's tables go to their
+    own schema (search_path)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg2://" + url[len(prefix) :]
+            break
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{DAGSTER_SCHEMA}"
 
 
-def write_instance(home: Path, storage: str = "sqlite") -> Path:
+def write_instance(home: Path, storage: str = "postgres") -> Path:
     home.mkdir(parents=True, exist_ok=True)
     path = home / "dagster.yaml"
     path.write_text(instance_yaml(home, storage))

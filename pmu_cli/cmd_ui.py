@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         "--storage",
         choices=("sqlite", "postgres"),
         default=default_storage(),
-        help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else sqlite)",
+        help="Dagster run/event storage (default: PMU_DAGSTER_STORAGE, else postgres)",
     )
     parser.add_argument(
         "--replay",

@@ -29,7 +29,9 @@ import psycopg2.sql
 from pmu_core.settings import Settings, load_settings
 
 DATABASE_NAME = "pmu"
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "modeling")
+# `dagster`: the orchestrator's run/event/schedule storage (orchestration.instance), kept out of
+# the schemas analysts read.
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "modeling", "dagster")
 # pg_advisory_xact_lock(SCHEMA_LOCK_CLASS, 0) serialises creating schemas and the raw tables:
 # concurrent `create schema if not exists` otherwise collide on a duplicate key.
 SCHEMA_LOCK_CLASS = 0x504D55

@@ -25,6 +25,7 @@ from orchestration.raw_assets import (
     stale_programme_days,
 )
 from orchestration.resources import PostgresResource
+from pmu_core import db
 from pmu_core.settings import PROJECT_ROOT
 
 DAY = date(2025, 11, 5)
@@ -407,7 +408,7 @@ def test_sensors_on_a_real_programme_with_a_simulated_clock(db_url, shared_pmu, 
 # --- the instance `pmu ui` runs with --------------------------------------------------------------
 
 
-def test_instance_sqlite_by_default_with_pools_limited_to_one(tmp_path):
+def test_instance_sqlite_on_request_with_pools_limited_to_one(tmp_path):
     from orchestration.instance import write_instance
 
     write_instance(tmp_path, "sqlite")
@@ -417,20 +418,41 @@ def test_instance_sqlite_by_default_with_pools_limited_to_one(tmp_path):
     assert (tmp_path / "storage").is_dir()
 
 
-def test_instance_postgres_storage_in_the_warehouse_database(db_url, tmp_path, monkeypatch):
+def test_instance_postgres_storage_by_default_in_its_own_schema_one_kept_connection(
+    db_url, tmp_path, monkeypatch
+):
+    import sqlalchemy as sa
+
     from orchestration.instance import PG_URL_ENV, instance_yaml, sqlalchemy_url, write_instance
 
+    db.ensure_schemas(db_url)
+    monkeypatch.delenv("PMU_DAGSTER_STORAGE", raising=False)
     monkeypatch.setenv(PG_URL_ENV, sqlalchemy_url(db_url))
-    write_instance(tmp_path, "postgres")
+    write_instance(tmp_path)
     assert db_url not in (tmp_path / "dagster.yaml").read_text()  # read from the environment
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.get_ref().storage_data).__name__ == "ConfigurableClassData"
+        assert instance.get_ref().storage_data.class_name == "PooledPostgresStorage"
         assert instance.get_runs() == []
+        # stock dagster-postgres opens a connection per statement: here each storage keeps one
+        for storage in (instance.run_storage, instance.event_log_storage):
+            pids = set()
+            for _ in range(3):
+                with storage._engine.connect() as conn:
+                    pids.add(conn.execute(sa.text("select pg_backend_pid()")).scalar())
+            assert len(pids) == 1
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        # the kept connections are closed with the instance
         cur.execute(
-            "select count(*) from information_schema.tables where table_name in ('runs', 'event_logs')"
+            "select count(*) from pg_stat_activity"
+            " where datname = current_database() and pid <> pg_backend_pid()"
         )
-        assert cur.fetchone()[0] == 2
+        assert cur.fetchone()[0] == 0
+        cur.execute(
+            "select table_schema, count(*) from information_schema.tables"
+            " where table_name in ('runs', 'event_logs') group by 1"
+        )
+        assert cur.fetchall() == [("dagster", 2)]
     with pytest.raises(ValueError, match="PMU_DAGSTER_STORAGE"):
         instance_yaml(tmp_path, "mysql")
 
