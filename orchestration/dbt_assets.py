@@ -19,9 +19,12 @@ parse only what changed.
 import hashlib
 import json
 import os
+import queue
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
@@ -224,13 +227,58 @@ def relation_metadata(conn, schema: str, name: str) -> dict:
     return metadata
 
 
-def with_relation_metadata(events, context: dg.AssetExecutionContext, postgres: PostgresResource):
-    """dbt's events, each model's materialisation with the column types and (tables) row counts
-    read from the database it was built in. dagster-dbt's own fetch_row_counts and
+_END = object()
+
+
+def read_ahead(events, interrupt=None):
+    """`events`, iterated in a thread of their own and handed over in order: dbt writes its log to a
+    pipe that holds a few kilobytes, so while the step records an event (a database write per
+    event), dbt would wait on the pipe; read ahead, the build and the recording overlap. An error
+    of `events` is raised after the events before it. When the consumer stops early (the run is
+    terminated, a write fails), `interrupt()` is called: the reader thread does not receive the
+    interrupt that dagster-dbt would forward to dbt."""
+    handed: queue.SimpleQueue = queue.SimpleQueue()
+
+    def drain() -> None:
+        try:
+            for event in events:
+                handed.put(event)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            handed.put(_Raised(exc))
+        handed.put(_END)
+
+    reader = threading.Thread(target=drain, name="dbt-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := handed.get()) is not _END:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    except BaseException:
+        if reader.is_alive() and interrupt is not None:
+            interrupt()
+        raise
+    reader.join()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def interrupt_dbt(invocation) -> None:
+    """What dagster-dbt does on an interrupt: SIGINT to dbt, then wait for it to stop."""
+    invocation.process.send_signal(signal.SIGINT)
+    invocation.process.wait(timeout=invocation.termination_timeout_seconds)
+
+
+def with_relation_metadata(invocation, context: dg.AssetExecutionContext, postgres: PostgresResource):
+    """dbt's events (read ahead), each model's materialisation with the column types and (tables)
+    row counts read from the database it was built in. dagster-dbt's own fetch_row_counts and
     fetch_column_metadata address relations by the manifest's database name, which is the
     parse's, not necessarily the run's. One short transaction per model: a read held open would
     keep its locks and block dbt's later table swaps."""
-    for event in events:
+    for event in read_ahead(invocation.stream(), interrupt=lambda: interrupt_dbt(invocation)):
         if isinstance(event, dg.Output | dg.AssetMaterialization):
             key = event.asset_key if isinstance(event, dg.AssetMaterialization) else None
             if key is None:
@@ -294,10 +342,10 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
                 postgres.dbt_environment(),
                 run_target("dbt_daily_models", project.project_dir, dbt_vars) as target,
             ):
-                events = dbt.cli(
+                invocation = dbt.cli(
                     [*BUILD, "--vars", json.dumps(dbt_vars)], context=context, target_path=target
-                ).stream()
-                yield from with_relation_metadata(events, context, postgres)
+                )
+                yield from with_relation_metadata(invocation, context, postgres)
 
         definitions.append(dbt_daily_models)
 
@@ -324,8 +372,8 @@ def build_dbt_assets(project) -> list[dg.AssetsDefinition]:
                 postgres.dbt_environment(),
                 run_target("dbt_full_rebuild_models", project.project_dir, dbt_vars) as target,
             ):
-                events = dbt.cli(args, context=context, target_path=target).stream()
-                yield from with_relation_metadata(events, context, postgres)
+                invocation = dbt.cli(args, context=context, target_path=target)
+                yield from with_relation_metadata(invocation, context, postgres)
 
         definitions.append(dbt_full_rebuild_models)
 

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from pmu_core.settings import Settings
 
@@ -70,13 +71,16 @@ def instance_yaml(home: Path, storage: str = "postgres") -> str:
 def sqlalchemy_url(url: str) -> str:
     """The warehouse URL for dagster-postgres: SQLAlchemy must be told to use psycopg2 (the driver
     installed here; its default for `postgresql://` is psycopg 3), and Dagster's tables go to their
-    own schema (search_path)."""
+    own schema (search_path). Their sessions commit without waiting for the disk
+    (synchronous_commit=off): a run writes about a thousand events, each its own commit, and a
+    crash can lose only the last fraction of a second of them, never corrupt the database."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg2://" + url[len(prefix) :]
             break
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{DAGSTER_SCHEMA}"
+    options = f"-csearch_path={DAGSTER_SCHEMA} -csynchronous_commit=off"
+    return f"{url}{separator}options={quote(options)}"
 
 
 def write_instance(home: Path, storage: str = "postgres") -> Path:

@@ -64,8 +64,19 @@ def demo(databases, tmp_path_factory):
 def instance(demo):
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(demo["home"] / "dagster")) as opened:
-        yield opened
+    from orchestration.instance import PG_URL_ENV, sqlalchemy_url
+
+    # the instance's storage is the demo database's (dagster.yaml reads its URL from the environment)
+    before = os.environ.get(PG_URL_ENV)
+    os.environ[PG_URL_ENV] = sqlalchemy_url(demo["url"])
+    try:
+        with dg.DagsterInstance.from_config(str(demo["home"] / "dagster")) as opened:
+            yield opened
+    finally:
+        if before is None:
+            os.environ.pop(PG_URL_ENV, None)
+        else:
+            os.environ[PG_URL_ENV] = before
 
 
 @pytest.fixture(scope="module")

@@ -512,6 +512,57 @@ def test_failed_requests_fail_the_step_and_a_rerun_lands_the_day(db_url, shared_
         assert cur.fetchone()[0] == 1
 
 
+def test_dbt_events_are_read_ahead_in_order_while_the_step_records():
+    import threading
+
+    from orchestration.dbt_assets import read_ahead
+
+    produced_all = threading.Event()
+
+    def dbt_events():
+        yield from range(5)
+        produced_all.set()
+
+    handed = read_ahead(dbt_events())
+    assert next(handed) == 0
+    # the producer ran to its end while the consumer still held the first event
+    assert produced_all.wait(timeout=10)
+    assert list(handed) == [1, 2, 3, 4]
+
+
+def test_a_dbt_failure_is_raised_after_the_events_before_it():
+    from orchestration.dbt_assets import read_ahead
+
+    def failing():
+        yield "model_a"
+        raise RuntimeError("dbt build failed")
+
+    handed = read_ahead(failing())
+    assert next(handed) == "model_a"
+    with pytest.raises(RuntimeError, match="dbt build failed"):
+        next(handed)
+
+
+def test_a_consumer_that_stops_early_interrupts_dbt():
+    import threading
+
+    from orchestration.dbt_assets import read_ahead
+
+    release = threading.Event()
+    interrupted = []
+
+    def slow_dbt():
+        yield "model_a"
+        release.wait(timeout=10)  # dbt still building
+        yield "model_b"
+
+    handed = read_ahead(slow_dbt(), interrupt=lambda: (interrupted.append(True), release.set()))
+    assert next(handed) == "model_a"
+    with pytest.raises(KeyboardInterrupt):
+        handed.throw(KeyboardInterrupt())  # what a terminated run raises in the step
+    assert interrupted == [True]
+
+
 def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path):
     import os
 
