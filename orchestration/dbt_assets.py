@@ -276,19 +276,20 @@ def with_relation_metadata(invocation, context: dg.AssetExecutionContext, postgr
     """dbt's events (read ahead), each model's materialisation with the column types and (tables)
     row counts read from the database it was built in. dagster-dbt's own fetch_row_counts and
     fetch_column_metadata address relations by the manifest's database name, which is the
-    parse's, not necessarily the run's. One short transaction per model: a read held open would
-    keep its locks and block dbt's later table swaps."""
-    for event in read_ahead(invocation.stream(), interrupt=lambda: interrupt_dbt(invocation)):
-        if isinstance(event, dg.Output | dg.AssetMaterialization):
-            key = event.asset_key if isinstance(event, dg.AssetMaterialization) else None
-            if key is None:
-                key = context.asset_key_for_output(event.output_name)
-            if len(key.path) == 2:
-                with postgres.connection() as conn:
+    parse's, not necessarily the run's. One connection for the step, in autocommit: each read is
+    its own transaction, since one held open would keep its locks and block dbt's table swaps."""
+    with postgres.connection() as conn:
+        conn.autocommit = True
+        for event in read_ahead(invocation.stream(), interrupt=lambda: interrupt_dbt(invocation)):
+            if isinstance(event, dg.Output | dg.AssetMaterialization):
+                key = event.asset_key if isinstance(event, dg.AssetMaterialization) else None
+                if key is None:
+                    key = context.asset_key_for_output(event.output_name)
+                if len(key.path) == 2:
                     extra = relation_metadata(conn, key.path[0], key.path[1])
-                if extra:
-                    event = event.with_metadata({**event.metadata, **extra})
-        yield event
+                    if extra:
+                        event = event.with_metadata({**event.metadata, **extra})
+            yield event
 
 
 def load_project():

@@ -50,7 +50,17 @@ class PooledRunStorage(_KeepsOneConnection, PostgresRunStorage):
 
 
 class PooledEventLogStorage(_KeepsOneConnection, PostgresEventLogStorage):
-    pass
+    """Also remembers which of its tables exist: dagster asks the catalogue before most event
+    writes (an asset check's result asks twice), and a table once there stays for the instance."""
+
+    def __init__(self, *args, **kwargs):
+        self._tables_present: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._tables_present and super().has_table(table_name):
+            self._tables_present.add(table_name)
+        return table_name in self._tables_present
 
 
 class PooledScheduleStorage(_KeepsOneConnection, PostgresScheduleStorage):

@@ -441,6 +441,13 @@ def test_instance_postgres_storage_by_default_in_its_own_schema_one_kept_connect
                 with storage._engine.connect() as conn:
                     pids.add(conn.execute(sa.text("select pg_backend_pid()")).scalar())
             assert len(pids) == 1
+        # a present table is looked up in the catalogue once, an absent one every time
+        events = instance.event_log_storage
+        lookups = []
+        sa.event.listen(events._engine, "before_cursor_execute", lambda *a: lookups.append(a[2]))
+        assert [events.has_table("asset_check_executions") for _ in range(3)] == [True] * 3
+        assert [events.has_table("no_such_table") for _ in range(2)] == [False] * 2
+        assert len(lookups) == 3
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         # the kept connections are closed with the instance
         cur.execute(
