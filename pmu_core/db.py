@@ -94,6 +94,9 @@ def clear_stale_postmaster(pgdata: Path) -> bool:
             f"that folder: stop them (kill {' '.join(map(str, survivors))}) and run the command again"
         )
     (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    # the socket's lock names the dead postmaster too, and postgres takes a killed one that is not
+    # yet reaped (a zombie) for alive: it would refuse to start
+    (pgdata / f"{SOCKET_NAME}.lock").unlink(missing_ok=True)
     log.warning("removed a stale %s/postmaster.pid (left by a crash)", pgdata)
     return True
 

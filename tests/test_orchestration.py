@@ -473,7 +473,11 @@ def test_pmu_ui_is_a_command():
     url = "postgresql://postgres:@/pmu?host=/tmp/sock&port=5432"
     env = ui_environment(url, PROJECT_ROOT / ".pmu" / "dagster")
     assert env["PMU_DATABASE_URL"] == url and env["PMU_PGHOST"] == "/tmp/sock"
-    assert env["PMU_DAGSTER_PG_URL"] == "postgresql+psycopg2://postgres:@/pmu?host=/tmp/sock&port=5432"
+    # psycopg2, Dagster's own schema, commits that do not wait for the disk
+    assert env["PMU_DAGSTER_PG_URL"] == (
+        "postgresql+psycopg2://postgres:@/pmu?host=/tmp/sock&port=5432"
+        "&options=-csearch_path%3Ddagster%20-csynchronous_commit%3Doff"
+    )
     assert env["DAGSTER_HOME"].endswith("dagster")
 
 
