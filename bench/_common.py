@@ -113,7 +113,12 @@ def replay_server_process(root: Path) -> Iterator[ReplayProcess]:
         yield ReplayProcess(process, first_line.split(" on ", 1)[1].split(" serving", 1)[0])
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            # a client of this process may still hold a keep-alive connection open to it
+            process.kill()
+            process.wait(10)
 
 
 # ---- results --------------------------------------------------------------------------------------
