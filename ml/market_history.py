@@ -36,24 +36,31 @@ def past_runs(history: pd.DataFrame) -> pd.DataFrame:
 
     strength is the log-strength the market implies in the ratings' units: under a logit race
     model p = e^s / (e^s + Σ_opponents e^r), so s = logit(p) + log Σ_opponents e^r."""
-    race = history["race_id"].to_numpy()
-    odds = pd.to_numeric(history["final_odds"], errors="coerce")
-    inverse = 1.0 / odds.where(odds > 1.0)
-    prob = inverse / inverse.groupby(race).transform("sum")
-    size = history.groupby("race_id")["race_id"].transform("size")
-    won = history["is_winner"].astype("boolean").fillna(False).astype(float)
-    has_winner = won.groupby(race).transform("max") > 0
+    # per-race sums over integer codes (np.bincount): a groupby on the text keys costs more
+    race, races = pd.factorize(history["race_id"])
+    n_races = len(races)
+    odds = pd.to_numeric(history["final_odds"], errors="coerce").to_numpy(dtype=float)
+    inverse = np.divide(1.0, odds, out=np.full(len(odds), np.nan), where=odds > 1.0)
+    priced = np.isfinite(inverse)
+    prob = inverse / np.bincount(race, weights=np.where(priced, inverse, 0.0), minlength=n_races)[race]
+    size = np.bincount(race, minlength=n_races)[race].astype(float)
+    won = history["is_winner"].astype("boolean").fillna(False).to_numpy(dtype=float)
+    has_winner = np.bincount(race, weights=won, minlength=n_races)[race] > 0
     rating = (
-        pd.to_numeric(history["f_rating_total"], errors="coerce")
+        pd.to_numeric(history["f_rating_total"], errors="coerce").to_numpy(dtype=float)
         if "f_rating_total" in history.columns
-        else pd.Series(np.nan, index=history.index)
+        else np.full(len(history), np.nan)
     )
     # log Σ over the opponents of e^r, shifted by the race's top rating for stability
-    peak = rating.groupby(race).transform("max")
-    total = np.exp(rating - peak).groupby(race).transform("sum")
-    others = total - np.exp(rating - peak)
-    log_opponents = np.log(others.where(others > 0)) + peak
-    with np.errstate(divide="ignore", invalid="ignore"):
+    rated = np.isfinite(rating)
+    peak = np.full(n_races, -np.inf)
+    np.maximum.at(peak, race, np.where(rated, rating, -np.inf))
+    shifted = np.exp(np.where(rated, rating - peak[race], -np.inf))
+    others = np.bincount(race, weights=shifted, minlength=n_races)[race] - shifted
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_opponents = np.where(others > 0, np.log(others) + peak[race], np.nan)
+        # a lone priced runner (p = 1) has no finite logit
+        logit = np.where(prob < 1.0, np.log(prob / (1.0 - prob)), np.nan)
         runs = pd.DataFrame(
             {
                 "horse_key": history["horse_key"],
@@ -61,18 +68,18 @@ def past_runs(history: pd.DataFrame) -> pd.DataFrame:
                 "race_id": history["race_id"],
                 "log_prob": np.log(prob),
                 "log_pn": np.log(prob * size),
-                "strength": np.log(prob / (1.0 - prob)) + log_opponents,
+                "strength": logit + log_opponents,
                 "residual": won - prob,
             }
         )
-    keep = prob.notna() & has_winner & history["horse_key"].notna()
-    return runs.loc[keep.to_numpy()].reset_index(drop=True)
+    keep = priced & has_winner & history["horse_key"].notna().to_numpy()
+    return runs.loc[keep].reset_index(drop=True)
 
 
 def horse_states(runs: pd.DataFrame) -> pd.DataFrame:
     """Per horse and race date: its market summary once that day's races are over."""
     runs = runs.sort_values(["horse_key", "race_date", "race_id"], kind="stable").reset_index(drop=True)
-    by_horse = runs.groupby("horse_key", sort=False)
+    by_horse = runs.groupby(pd.factorize(runs["horse_key"])[0], sort=False)
     state = pd.DataFrame(
         {
             "horse_key": runs["horse_key"],
@@ -100,13 +107,15 @@ def market_history_features(runners: pd.DataFrame, history: pd.DataFrame) -> pd.
     """runners: race_id, num_pmu, race_date, horse_key (the rows to describe). history: as for
     past_runs, any dates (only those before each runner's race date are used). Returns race_id,
     num_pmu and MARKET_HISTORY_FEATURES; a horse without a priced past run gets 0 runs, NaN elsewhere."""
-    states = horse_states(past_runs(history))
     left = runners[["race_id", "num_pmu", "race_date", "horse_key"]].copy()
     left["_order"] = np.arange(len(left))
     left["race_date"] = pd.to_datetime(left["race_date"])
     # one key type on both sides (the database's text, a test's object column)
     left["horse_key"] = left["horse_key"].astype("string")
-    states["horse_key"] = states["horse_key"].astype("string")
+    runs = past_runs(history)
+    runs["horse_key"] = runs["horse_key"].astype("string")
+    # only the described horses' pasts: scoring a day follows a few hundred horses, not all
+    states = horse_states(runs.loc[runs["horse_key"].isin(left["horse_key"].dropna().unique())])
     known = left["horse_key"].notna()
     states = states.sort_values("last_date", kind="stable")
     matched = pd.merge_asof(

@@ -110,8 +110,9 @@ def test_a_horse_without_a_priced_past_gets_zero_runs_and_nan():
         assert got.loc[num, "f_past_mkt_runs"] == 0
         others = [f for f in MARKET_HISTORY_FEATURES if f != "f_past_mkt_runs"]
         assert got.loc[num, others].isna().all()
-    # with h3 unpriced, h1 alone was priced in B: p = 1
+    # with h3 unpriced, h1 alone was priced in B: p = 1, whose logit (the strength) is not finite
     assert got.loc[1, "f_past_mkt_last_log_prob"] == pytest.approx(0.0)
+    assert np.isnan(got.loc[1, "f_past_mkt_last_strength"])
 
 
 def test_a_past_race_without_a_winner_does_not_count():
