@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from psycopg2 import sql
 
+from ml.market_history import market_history_features
 from ml.ratings import RATING_FEATURES, add_ratings
 from pmu_core import db
 
@@ -56,10 +57,11 @@ inner join snapshot as s on o.race_id = s.race_id and o.snapshot_raw_id = s.snap
 """
 
 
-# History for the point-in-time ratings: every runner of the earlier days with its keys and place.
+# History for the point-in-time ratings and past-market features: every runner of the earlier days
+# with its keys, place, result and closing odds.
 _HISTORY_COLUMNS = {
     "f": ("race_id", "race_date", "num_pmu", "horse_key", "jockey_key", "trainer_key"),
-    "r": ("finish_place", "has_result"),
+    "r": ("finish_place", "has_result", "is_winner", "final_odds"),
 }
 
 
@@ -96,7 +98,8 @@ def load_dataset(
     ratings: bool = True,
 ) -> pd.DataFrame:
     """Training/evaluation frame for races dated start..end (inclusive), with `won`. ratings=True
-    adds the point-in-time ratings (ml.ratings) computed from every earlier day in the warehouse."""
+    adds the point-in-time ratings (ml.ratings) and past-closing-market features (ml.market_history)
+    computed from every earlier day in the warehouse."""
     if cutoff not in CUTOFFS:
         raise ValueError(f"cutoff must be one of {CUTOFFS}, not {cutoff!r}")
     if end < start:
@@ -126,7 +129,8 @@ def _existing_columns(cur, table: str) -> set[str]:
 
 
 def _with_ratings(cur, df: pd.DataFrame, end: dt.date) -> pd.DataFrame:
-    """Ratings of each runner before its race day, from all results of the days before it."""
+    """Ratings and past-closing-market features (ml.market_history) of each runner before its race
+    day, from all results and final odds of the days before it."""
     have = {"f": _existing_columns(cur, FEATURES_TABLE), "r": _existing_columns(cur, RESULTS_TABLE)}
     columns = [
         sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col))
@@ -142,7 +146,11 @@ def _with_ratings(cur, df: pd.DataFrame, end: dt.date) -> pd.DataFrame:
     cur.execute(query, (end,))
     rated = add_ratings(_frame(cur))
     keep = ["race_id", "num_pmu", *RATING_FEATURES]
-    return df.merge(rated[keep], on=["race_id", "num_pmu"], how="left")
+    out = df.merge(rated[keep], on=["race_id", "num_pmu"], how="left")
+    if {"final_odds", "is_winner", "horse_key"} <= set(rated.columns):
+        market = market_history_features(df, rated)
+        out = out.merge(market, on=["race_id", "num_pmu"], how="left")
+    return out
 
 
 def without_declared_non_runners(df: pd.DataFrame) -> pd.DataFrame:
