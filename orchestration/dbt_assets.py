@@ -250,15 +250,15 @@ def read_ahead(events, interrupt=None):
     reader = threading.Thread(target=drain, name="dbt-read-ahead", daemon=True)
     reader.start()
     try:
-        while (item := handed.get()) is not _END:
-            if isinstance(item, _Raised):
-                raise item.exc
+        while (item := handed.get()) is not _END and not isinstance(item, _Raised):
             yield item
-    except BaseException:
+    except BaseException:  # the consumer stopped early: dbt may still be building
         if reader.is_alive() and interrupt is not None:
             interrupt()
         raise
     reader.join()
+    if isinstance(item, _Raised):  # dbt's own error: nothing left to interrupt
+        raise item.exc
 
 
 class _Raised:

@@ -1,8 +1,8 @@
 """Dagster's run, event and schedule storage in the warehouse's PostgreSQL, one kept connection each.
 
 dagster-postgres opens a new connection for every statement (its engines use NullPool, so an
-instance never holds connections), and a one-day `daily_job` writes about a thousand events: most
-of the orchestration's cost was connection set-up. `PooledPostgresStorage` keeps one connection per
+instance never holds connections), and a one-day `daily_job` writes about a thousand events, each
+several statements: thousands of connection set-ups per run. `PooledPostgresStorage` keeps one connection per
 storage (the pool Dagster's own webserver switches to, `optimize_for_webserver`), with a few more
 allowed for threads that write at the same time, closed when returned.
 

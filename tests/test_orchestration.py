@@ -548,10 +548,12 @@ def test_a_dbt_failure_is_raised_after_the_events_before_it():
         yield "model_a"
         raise RuntimeError("dbt build failed")
 
-    handed = read_ahead(failing())
+    interrupted = []
+    handed = read_ahead(failing(), interrupt=lambda: interrupted.append(True))
     assert next(handed) == "model_a"
     with pytest.raises(RuntimeError, match="dbt build failed"):
         next(handed)
+    assert interrupted == []  # dbt ended on its own: nothing to interrupt
 
 
 def test_a_consumer_that_stops_early_interrupts_dbt():
