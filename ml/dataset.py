@@ -16,6 +16,7 @@ import pandas as pd
 from psycopg2 import sql
 
 from ml.market_history import market_history_features
+from ml.preferences import preference_features
 from ml.ratings import RATING_FEATURES, add_ratings
 from pmu_core import db
 
@@ -60,7 +61,17 @@ inner join snapshot as s on o.race_id = s.race_id and o.snapshot_raw_id = s.snap
 # History for the point-in-time ratings and past-market features: every runner of the earlier days
 # with its keys, place, result and closing odds.
 _HISTORY_COLUMNS = {
-    "f": ("race_id", "race_date", "num_pmu", "horse_key", "jockey_key", "trainer_key"),
+    "f": (
+        "race_id",
+        "race_date",
+        "num_pmu",
+        "horse_key",
+        "jockey_key",
+        "trainer_key",
+        "discipline",
+        "f_distance_m",
+        "f_going_penetrometre",
+    ),
     "r": ("finish_place", "has_result", "is_winner", "final_odds"),
 }
 
@@ -129,8 +140,9 @@ def _existing_columns(cur, table: str) -> set[str]:
 
 
 def _with_ratings(cur, df: pd.DataFrame, end: dt.date) -> pd.DataFrame:
-    """Ratings and past-closing-market features (ml.market_history) of each runner before its race
-    day, from all results and final odds of the days before it."""
+    """Ratings, condition preferences (ml.preferences) and past-closing-market features
+    (ml.market_history) of each runner before its race day, from all results and final odds of the
+    days before it."""
     have = {"f": _existing_columns(cur, FEATURES_TABLE), "r": _existing_columns(cur, RESULTS_TABLE)}
     columns = [
         sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col))
@@ -147,6 +159,8 @@ def _with_ratings(cur, df: pd.DataFrame, end: dt.date) -> pd.DataFrame:
     rated = add_ratings(_frame(cur))
     keep = ["race_id", "num_pmu", *RATING_FEATURES]
     out = df.merge(rated[keep], on=["race_id", "num_pmu"], how="left")
+    if "horse_key" in rated.columns:
+        out = out.merge(preference_features(df, rated), on=["race_id", "num_pmu"], how="left")
     if {"final_odds", "is_winner", "horse_key"} <= set(rated.columns):
         market = market_history_features(df, rated)
         out = out.merge(market, on=["race_id", "num_pmu"], how="left")

@@ -13,8 +13,11 @@ says nothing reliable about its rank, and counting it as beaten by every finishe
 horses down at each later stage.
 
 The features of a day use only the ratings as they stood before that day: no result of the day
-itself (or later) reaches them. The finishing orders come from fct_runner_result, the keys from the
-feature mart, both for earlier race dates."""
+itself (or later) reaches them. Each run with a result also leaves its residual (the gradient,
+observed − expected, at the ratings before its day) and that gradient's information, in the
+post-race columns RUN_RESIDUAL and RUN_INFORMATION: ml.preferences reads a horse's past ones.
+The finishing orders come from fct_runner_result, the keys from the feature mart, both for
+earlier race dates."""
 
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ RATING_FEATURES = (
     "f_rating_horse_sd",
     "f_rating_horse_runs",
 )
+# post-race, per run: not features (no f_ prefix), only history for later days
+RUN_RESIDUAL = "run_pl_residual"
+RUN_INFORMATION = "run_pl_information"
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ class _Beliefs:
 def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd.DataFrame:
     """runners: race_id, race_date, num_pmu, horse_key, jockey_key, trainer_key, finish_place (NaN
     unplaced or unknown), has_result (bool). Returns the frame with RATING_FEATURES, each day's
-    values computed from earlier days only."""
+    values computed from earlier days only, and each run's RUN_RESIDUAL and RUN_INFORMATION (NaN
+    without a result)."""
     config = config or RatingConfig()
     df = runners.sort_values(["race_date", "race_id", "num_pmu"], kind="stable").reset_index(drop=True)
     horse = _Beliefs.for_column(df, "horse_key", config.prior_var_horse, config.drift_var_horse)
@@ -133,6 +140,8 @@ def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd
     trainer = _Beliefs.for_column(df, "trainer_key", config.prior_var_trainer, config.drift_var_trainer)
     runs = np.zeros(len(horse.mean))
     out = np.zeros((len(df), len(RATING_FEATURES)))
+    residual = np.full(len(df), np.nan)
+    information = np.full(len(df), np.nan)
     place = pd.to_numeric(df["finish_place"], errors="coerce").to_numpy(dtype=float)
     has_result = (
         df["has_result"].fillna(False).to_numpy(dtype=bool) if "has_result" in df else np.isfinite(place)
@@ -150,10 +159,12 @@ def add_ratings(runners: pd.DataFrame, config: RatingConfig | None = None) -> pd
         if not len(rows):
             continue
         grad, fisher = plackett_luce_derivatives(out[rows, 3], place[rows], race_starts(race_ids[rows]))
+        residual[rows], information[rows] = grad, fisher
         for beliefs in (horse, jockey, trainer):
             beliefs.update(rows, grad, fisher)
         np.add.at(runs, horse.index[rows], 1.0)
         runs[-1] = 0.0
     for k, name in enumerate(RATING_FEATURES):
         df[name] = out[:, k]
+    df[RUN_RESIDUAL], df[RUN_INFORMATION] = residual, information
     return df
