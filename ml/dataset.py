@@ -58,8 +58,8 @@ inner join snapshot as s on o.race_id = s.race_id and o.snapshot_raw_id = s.snap
 """
 
 
-# History for the point-in-time ratings and past-market features: every runner of the earlier days
-# with its keys, place, result and closing odds.
+# History for the point-in-time ratings, condition preferences and past-market features: every
+# runner of the earlier days with its keys, race conditions, place, result and closing odds.
 _HISTORY_COLUMNS = {
     "f": (
         "race_id",
